@@ -1,0 +1,10 @@
+"""Embedded development defaults: SQLite, in-process layer, emails in files."""
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR
+from .env import env_bool
+
+DEBUG = env_bool("DEBUG", True)
+
+EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = VAR_DIR / "emails"

@@ -1,0 +1,70 @@
+"""Operators' admin: communities, memberships, residents. Never message bodies."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .models import Community, Membership, User
+from .services.access import (
+    membership_reactivate,
+    membership_remove,
+    membership_suspend,
+)
+
+
+@admin.register(User)
+class ResidentAdmin(UserAdmin):
+    list_display = ("username", "display_name", "email", "is_active", "is_staff")
+    search_fields = ("username", "display_name", "email")
+    fieldsets = (
+        *(UserAdmin.fieldsets or ()),
+        ("Resident", {"fields": ("display_name",)}),
+    )
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ("user",)
+    readonly_fields = ("status", "created_at")
+    can_delete = False
+
+
+@admin.register(Community)
+class CommunityAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "force_hide_text", "created_at")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = (MembershipInline,)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "community", "status", "created_at")
+    list_filter = ("status", "community")
+    search_fields = ("user__username", "user__display_name", "community__slug")
+    autocomplete_fields = ("user", "community")
+    readonly_fields = ("status",)
+    actions = ("suspend", "reactivate")
+
+    @admin.action(description="Suspend (closes their open sockets)")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset:
+            membership_suspend(membership=membership)
+
+    @admin.action(description="Reactivate")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset:
+            membership_reactivate(membership=membership)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        membership_remove(membership=obj)
+
+    def delete_queryset(
+        self, request: HttpRequest, queryset: QuerySet[Membership]
+    ) -> None:
+        for membership in queryset:
+            membership_remove(membership=membership)

@@ -1,0 +1,52 @@
+"""Errors a client can cause; each maps to one wire `code`."""
+
+from __future__ import annotations
+
+
+class ChatError(Exception):
+    """Base: `code` is the contract's error code, `detail` is safe to show."""
+
+    code = "bad_request"
+    http_status = 400
+
+    def __init__(self, detail: str, *, client_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.client_id = client_id
+
+
+class BadRequest(ChatError):
+    code = "bad_request"
+
+
+class TooLong(ChatError):
+    code = "too_long"
+
+
+class NotMember(ChatError):
+    code = "not_member"
+
+
+class NotFound(ChatError):
+    code = "not_found"
+    http_status = 404
+
+    def __init__(self, detail: str = "No such conversation.", **kwargs: object) -> None:
+        super().__init__(detail, **kwargs)  # type: ignore[arg-type]
+
+
+class RateLimited(ChatError):
+    code = "rate_limited"
+    http_status = 429
+
+
+class Blocked(ChatError):
+    code = "blocked"
+    http_status = 403
+
+
+class Forbidden(ChatError):
+    """The caller itself is not (or no longer) an active member."""
+
+    code = "forbidden"
+    http_status = 403

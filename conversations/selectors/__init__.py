@@ -1,0 +1,1 @@
+"""Reads. Every conversation id from a client goes through `access`."""

@@ -1,0 +1,115 @@
+"""Reads of messages, always scoped to one resident's conversations."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from ..events import MessageObject, format_timestamp
+from ..models import Message, Participant
+from .access import conversation_get_for_user
+
+PAGE_LIMIT = 200
+
+
+def participants_by_conversation(
+    conversation_ids: Iterable[int],
+) -> dict[int, list[str]]:
+    """Sorted participant usernames of each conversation, in one query."""
+    result: dict[int, list[str]] = defaultdict(list)
+    rows = Participant.objects.filter(
+        conversation_id__in=set(conversation_ids)
+    ).values_list("conversation_id", "user__username")
+    for conversation_id, username in rows:
+        result[conversation_id].append(username)
+    for names in result.values():
+        names.sort()
+    return dict(result)
+
+
+def message_object(
+    message: Message, *, participants: list[str], community_slug: str
+) -> MessageObject:
+    """The contract's message object. `message.sender` must be loaded."""
+    return {
+        "id": message.pk,
+        "conversation": message.conversation_id,
+        "community": community_slug,
+        "sender": message.sender.username,
+        "participants": participants,
+        "body": message.body,
+        "sent_at": format_timestamp(message.sent_at),
+        "client_id": message.client_id,
+    }
+
+
+def message_objects(
+    messages: list[Message], *, community_slug: str | None = None
+) -> list[MessageObject]:
+    """Serialize messages with one extra query for all their participants."""
+    participants = participants_by_conversation(m.conversation_id for m in messages)
+    return [
+        message_object(
+            m,
+            participants=participants.get(m.conversation_id, []),
+            community_slug=community_slug or m.community.slug,
+        )
+        for m in messages
+    ]
+
+
+def messages_after(
+    *,
+    user_id: int,
+    community_id: int,
+    community_slug: str,
+    after: int,
+    limit: int = PAGE_LIMIT,
+) -> tuple[list[MessageObject], bool]:
+    """Messages of the resident's conversations in a community with id > after,
+    ascending, at most `limit`; and whether more remain."""
+    conversation_ids = Participant.objects.filter(
+        user_id=user_id, conversation__community_id=community_id
+    ).values("conversation_id")
+    rows = list(
+        Message.objects.select_related("sender")
+        .filter(
+            community_id=community_id,
+            conversation_id__in=conversation_ids,
+            id__gt=after,
+        )
+        .order_by("id")[: limit + 1]
+    )
+    more = len(rows) > limit
+    return message_objects(rows[:limit], community_slug=community_slug), more
+
+
+def messages_in_conversation_after(
+    *, conversation_id: int, community_slug: str, after: int, up_to: int
+) -> list[MessageObject]:
+    """A gap in one conversation, ascending (for in-order live delivery).
+
+    The caller has already checked access to the conversation.
+    """
+    rows = list(
+        Message.objects.select_related("sender")
+        .filter(conversation_id=conversation_id, id__gt=after, id__lte=up_to)
+        .order_by("id")[:PAGE_LIMIT]
+    )
+    return message_objects(rows, community_slug=community_slug)
+
+
+def messages_before(
+    *, user_id: int, conversation_id: int, before: int | None, limit: int
+) -> list[MessageObject]:
+    """A page of a conversation's history, newest first."""
+    conversation = conversation_get_for_user(
+        user_id=user_id, conversation_id=conversation_id
+    )
+    queryset = Message.objects.select_related("sender").filter(
+        conversation_id=conversation.pk
+    )
+    if before is not None:
+        queryset = queryset.filter(id__lt=before)
+    rows = list(queryset.order_by("-id")[:limit])
+    return message_objects(rows, community_slug=conversation.community.slug)

@@ -1,0 +1,1 @@
+"""Writes. Each runs in one transaction and fans out after commit."""

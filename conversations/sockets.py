@@ -1,0 +1,118 @@
+"""The open sockets of this server process, and the revocation watcher.
+
+Every process polls the Revocation table once a second and closes its own
+sockets that a logout or suspension affects. This holds when the channel
+layer is down and when the change came from another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Protocol
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from .selectors.access import revocation_latest_id, revocations_after
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+PRUNE_AFTER_SECONDS = 86_400
+
+
+class RevocableSocket(Protocol):
+    user_id: int
+    community_id: int
+    session_hash: str
+    connected_at: float
+
+    async def revoke(self) -> None: ...
+
+
+class LocalSockets:
+    """Open sockets of this process by resident."""
+
+    def __init__(self) -> None:
+        self._by_user: dict[int, set[RevocableSocket]] = defaultdict(set)
+        self._watcher: asyncio.Task[None] | None = None
+
+    def add(self, socket: RevocableSocket) -> None:
+        self._by_user[socket.user_id].add(socket)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    def remove(self, socket: RevocableSocket) -> None:
+        sockets = self._by_user.get(socket.user_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self._by_user[socket.user_id]
+
+    def of_user(self, user_id: int) -> list[RevocableSocket]:
+        return list(self._by_user.get(user_id, ()))
+
+    def count(self) -> int:
+        return sum(len(s) for s in self._by_user.values())
+
+    async def _watch(self) -> None:
+        """Close sockets named by new Revocation rows, forever."""
+        cursor: int | None = None
+        while True:
+            try:
+                if cursor is None:
+                    cursor = await database_sync_to_async(revocation_latest_id)()
+                    # Connects racing with a revocation are caught by the
+                    # row's timestamp, so starting from "now" loses nothing.
+                await asyncio.sleep(POLL_SECONDS)
+                rows = await database_sync_to_async(revocations_after)(after_id=cursor)
+                for row in rows:
+                    cursor = row.pk
+                    await apply_revocation(
+                        self,
+                        user_id=row.user_id,
+                        community_id=row.community_id,
+                        session=row.session_hash,
+                        at=row.created_at.timestamp(),
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                # A database outage must not end the watcher.
+                logger.warning("revocation watcher: %r", error)
+                await asyncio.sleep(POLL_SECONDS)
+
+
+async def apply_revocation(
+    registry: LocalSockets,
+    *,
+    user_id: int,
+    community_id: int | None,
+    session: str,
+    at: float,
+) -> None:
+    """Close the resident's sockets that this access change covers."""
+    for socket in registry.of_user(user_id):
+        if revocation_covers(socket, community_id=community_id, session=session, at=at):
+            await socket.revoke()
+
+
+def revocation_covers(
+    socket: RevocableSocket, *, community_id: int | None, session: str, at: float
+) -> bool:
+    """Whether an access change applies to this socket."""
+    if community_id is not None and socket.community_id != community_id:
+        return False
+    if session and socket.session_hash != session:
+        return False
+    # A socket opened after the change had its access checked again.
+    return socket.connected_at <= at
+
+
+local_sockets = LocalSockets()
+
+
+def now_timestamp() -> float:
+    return timezone.now().timestamp()
