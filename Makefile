@@ -31,6 +31,7 @@ run: seed
 ## REQUIRE_SERVICES=1, as in .ci/run, turns those skips into failures).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/python scripts/with_postgres.py $(BIN)/python -m pytest tests/unit tests/integration -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -21,6 +21,7 @@ from .selectors.conversations import (
     member_list,
 )
 from .selectors.messages import PAGE_LIMIT, messages_before
+from .services.blocks import block_add, block_remove
 from .services.messages import message_send
 
 api = NinjaAPI(
@@ -214,3 +215,21 @@ def send_message(request: HttpRequest, slug: str) -> Any:
         sender=_resident(request), community=community, command=command
     )
     return (201 if result.created else 200), result.message
+
+
+class BlockIn(Schema):
+    username: str
+
+
+@api.post("/me/blocks/", response={201: None, **ERRORS})
+def block_create(request: HttpRequest, payload: BlockIn) -> Any:
+    """Stop receiving messages from a neighbour: their sends get `blocked`."""
+    block_add(blocker=_resident(request), username=payload.username)
+    return 201, None
+
+
+@api.delete("/me/blocks/", response={204: None, **ERRORS})
+def block_delete(request: HttpRequest, payload: BlockIn) -> Any:
+    """Unblock a neighbour (204 also when they were not blocked)."""
+    block_remove(blocker=_resident(request), username=payload.username)
+    return 204, None

@@ -157,3 +157,19 @@ class Revocation(models.Model):
 
     def __str__(self) -> str:
         return f"revocation {self.pk} for user {self.user_id}"
+
+
+class Block(models.Model):
+    """`blocker` no longer receives messages from `blocked` (any community)."""
+
+    blocker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    blocked = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="block_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.blocker_id} blocks user {self.blocked_id}"

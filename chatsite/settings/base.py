@@ -7,7 +7,7 @@ from typing import Any
 
 import dj_database_url
 
-from .env import env_bool, env_int, env_list, env_str
+from .env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -171,10 +171,10 @@ NOTIFY_EMAIL_DELAY_SECONDS = env_int("NOTIFY_EMAIL_DELAY_SECONDS", 120)
 
 # Limits of the wire contract and of abuse control (documented in README).
 CHAT_MAX_FRAME_BYTES = 64 * 1024
-CHAT_SEND_RATE = (10.0, 30)  # tokens per second, burst
-CHAT_TYPING_RATE = (2.0, 5)
-CHAT_ERROR_RATE = (5.0, 50)  # bad frames tolerated before close 4429
-CHAT_ACCESS_RECHECK_SECONDS = 30
+# Rates are "per second/burst", per socket, overridable from the environment.
+CHAT_SEND_RATE = env_rate("CHAT_SEND_RATE", "10/30")
+CHAT_TYPING_RATE = env_rate("CHAT_TYPING_RATE", "2/5")
+CHAT_ERROR_RATE = env_rate("CHAT_ERROR_RATE", "5/50")  # then close 4429
 
 LOGGING = {
     "version": 1,

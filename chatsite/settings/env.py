@@ -28,3 +28,10 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None or value.strip() == "":
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_rate(name: str, default: str) -> tuple[float, int]:
+    """A token-bucket rate written "per_second/burst", e.g. "10/30"."""
+    value = os.environ.get(name) or default
+    per_second, _, burst = value.partition("/")
+    return float(per_second), int(burst or per_second)

@@ -1,6 +1,8 @@
 """Test settings: fast hashing, the embedded defaults unless overridden."""
 
 from .base import *  # noqa: F403
+from .base import database_config
+from .env import env_rate, env_str
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -11,5 +13,11 @@ STORAGES = {
 }
 # Generous limits so that tests exercise behaviour, not throttling, unless a
 # test overrides them on purpose.
-CHAT_SEND_RATE = (1000.0, 1000)
-CHAT_TYPING_RATE = (1000.0, 1000)
+CHAT_SEND_RATE = env_rate("CHAT_SEND_RATE", "1000/1000")
+CHAT_TYPING_RATE = env_rate("CHAT_TYPING_RATE", "1000/1000")
+
+# `make test` runs the database-backed suites a second time on PostgreSQL
+# (scripts/with_postgres.py sets this); pytest-django creates and drops
+# test_<name> itself.
+if env_str("TEST_POSTGRES_URL"):
+    DATABASES = {"default": database_config(env_str("TEST_POSTGRES_URL"))}

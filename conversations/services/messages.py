@@ -9,8 +9,16 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .. import events
-from ..errors import BadRequest, Forbidden, NotMember
-from ..models import Community, Conversation, Membership, Message, Participant, User
+from ..errors import BadRequest, Blocked, Forbidden, NotMember
+from ..models import (
+    Block,
+    Community,
+    Conversation,
+    Membership,
+    Message,
+    Participant,
+    User,
+)
 from ..protocol import SendMessage
 from ..selectors.access import conversation_get_for_user, membership_is_active
 from ..selectors.messages import message_object
@@ -102,6 +110,13 @@ def _message_create(
             .order_by("user__username")
             .values_list("user_id", "user__username")
         )
+        if Block.objects.filter(
+            blocker_id__in=[uid for uid, _ in participants], blocked=sender
+        ).exists():
+            raise Blocked(
+                "A participant does not accept your messages.",
+                client_id=command.client_id,
+            )
         previous_id = conversation.last_message_id or 0
         message = Message.objects.create(
             conversation=conversation,
