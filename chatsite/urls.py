@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from conversations.api import api
+from conversations.notifications.views import unsubscribe
 from conversations.views import healthz, index
 
 urlpatterns = [
@@ -10,4 +11,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
 ]

@@ -13,6 +13,7 @@ from ninja.security import SessionAuth
 
 from .errors import BadRequest, ChatError, NotFound
 from .models import User
+from .notifications.push import vapid_keys
 from .protocol import MAX_ID, parse_send
 from .selectors.access import community_get_for_user
 from .selectors.conversations import (
@@ -23,6 +24,12 @@ from .selectors.conversations import (
 from .selectors.messages import PAGE_LIMIT, messages_before
 from .services.blocks import block_add, block_remove
 from .services.messages import message_send
+from .services.preferences import (
+    preferences_get,
+    preferences_update,
+    push_subscription_delete,
+    push_subscription_save,
+)
 
 api = NinjaAPI(
     title="Voisins: private messages",
@@ -201,13 +208,7 @@ def conversation_messages(
 )
 def send_message(request: HttpRequest, slug: str) -> Any:
     """Send a message, as `message.send` does on the socket (idempotent)."""
-    try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("Body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise BadRequest("Body must be a JSON object.")
-    command = parse_send(data)
+    command = parse_send(_json_object(request))
     community = community_get_for_user(
         user_id=_resident(request).pk, community_slug=slug
     )
@@ -232,4 +233,102 @@ def block_create(request: HttpRequest, payload: BlockIn) -> Any:
 def block_delete(request: HttpRequest, payload: BlockIn) -> Any:
     """Unblock a neighbour (204 also when they were not blocked)."""
     block_remove(blocker=_resident(request), username=payload.username)
+    return 204, None
+
+
+class PreferencesOut(Schema):
+    email: bool
+    email_include_text: bool
+    language: str
+
+
+PREFERENCES_PATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "email": {"type": "boolean"},
+        "email_include_text": {"type": "boolean"},
+        "language": {"type": "string", "enum": ["fr", "en"]},
+    },
+    "additionalProperties": False,
+}
+
+PUSH_SUBSCRIPTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["endpoint", "keys"],
+    "properties": {
+        "endpoint": {"type": "string", "format": "uri"},
+        "keys": {
+            "type": "object",
+            "required": ["p256dh", "auth"],
+            "properties": {"p256dh": {"type": "string"}, "auth": {"type": "string"}},
+        },
+    },
+}
+
+
+def _json_object(request: HttpRequest) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("Body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadRequest("Body must be a JSON object.")
+    return data
+
+
+@api.get("/me/preferences/", response={200: PreferencesOut, **ERRORS})
+def preferences_read(request: HttpRequest) -> Any:
+    """The resident's notification preferences (emails and pushes)."""
+    return preferences_get(user=_resident(request))
+
+
+@api.patch(
+    "/me/preferences/",
+    response={200: PreferencesOut, **ERRORS},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PREFERENCES_PATCH_SCHEMA}},
+        }
+    },
+)
+def preferences_change(request: HttpRequest) -> Any:
+    """Change some preferences; the others keep their values."""
+    return preferences_update(user=_resident(request), changes=_json_object(request))
+
+
+class PushKeyOut(Schema):
+    public_key: str
+
+
+@api.get("/push/key/", response={200: PushKeyOut, **ERRORS})
+def push_key(request: HttpRequest) -> Any:
+    """The VAPID application server key (base64url) for pushManager.subscribe."""
+    return {"public_key": vapid_keys()[1]}
+
+
+@api.post(
+    "/push/subscriptions/",
+    response={201: None, **ERRORS},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PUSH_SUBSCRIPTION_SCHEMA}},
+        }
+    },
+)
+def push_subscribe(request: HttpRequest) -> Any:
+    """Register this browser for Web Push (public https endpoints only)."""
+    data = _json_object(request)
+    push_subscription_save(
+        user=_resident(request), endpoint=data.get("endpoint"), keys=data.get("keys")
+    )
+    return 201, None
+
+
+@api.delete("/push/subscriptions/", response={204: None, **ERRORS})
+def push_unsubscribe(request: HttpRequest) -> Any:
+    """Forget this browser's subscription (204 also when unknown)."""
+    data = _json_object(request)
+    push_subscription_delete(user=_resident(request), endpoint=data.get("endpoint"))
     return 204, None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import deque
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -16,6 +17,8 @@ from . import events, protocol
 from .delivery import Deliver, DeliveryTracker, Fill, Skip
 from .errors import BadRequest, ChatError, RateLimited
 from .models import Community, User
+from .notifications.schedule import notifications_schedule_missed
+from .presence import ACTIVE, Presence, PresenceUnavailable, get_presence
 from .ratelimit import TokenBucket
 from .selectors.access import membership_get_active
 from .selectors.conversations import conversation_participant_ids
@@ -66,7 +69,6 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         self.send_bucket = TokenBucket(send_rate, send_burst)
         self.typing_bucket = TokenBucket(typing_rate, typing_burst)
         self.error_bucket = TokenBucket(error_rate, error_burst)
-        self.presence = "active"
         self.my_groups = [
             events.user_group(self.user_id),
             events.user_community_group(self.user_id, self.community_id),
@@ -75,6 +77,10 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         local_sockets.add(self)
         self.registered = True
+        # (delivered at, message id): what this socket carried lately, in case
+        # it turns out to have been dead already (see disconnect).
+        self.recent: deque[tuple[float, int]] = deque(maxlen=500)
+        await get_presence().opened(self.channel_name, self.user_id, self.community_id)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -87,6 +93,34 @@ class CommunityConsumer(AsyncWebsocketConsumer):
                 await self.channel_layer.group_discard(group, self.channel_name)
             except Exception as error:
                 logger.warning("group_discard failed: %r", error)
+        presence = get_presence()
+        await presence.closed(self.channel_name, self.user_id, self.community_id)
+        await self.notify_if_missed(presence)
+
+    async def notify_if_missed(self, presence: Presence) -> None:
+        """The hard-disconnect race: a socket that died silently was still
+        counted online when recent messages were committed. If the resident
+        has no active socket left, those still unread are notified now."""
+        horizon = time.monotonic() - settings.NOTIFY_DISCONNECT_GRACE_SECONDS
+        message_ids = [mid for at, mid in self.recent if at >= horizon]
+        if not message_ids or self.revoked:
+            return
+        try:
+            states = await database_sync_to_async(presence.states)(
+                [self.user_id], self.community_id
+            )
+        except PresenceUnavailable:
+            states = {}
+        if states.get(self.user_id) == ACTIVE:
+            return
+        try:
+            await database_sync_to_async(notifications_schedule_missed)(
+                user_id=self.user_id,
+                community_id=self.community_id,
+                message_ids=message_ids,
+            )
+        except Exception as error:
+            logger.warning("could not schedule missed notifications: %r", error)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
@@ -130,7 +164,9 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             case protocol.Sync():
                 await self.handle_sync(command)
             case protocol.Presence():
-                self.presence = command.state
+                await get_presence().changed(
+                    self.channel_name, self.user_id, self.community_id, command.state
+                )
             case protocol.Ping():
                 await self.send_json({"type": "pong"})
 
@@ -212,8 +248,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             up_to=fill.up_to,
         )
         for message in missing:
-            await self.send_json({"type": "message.new", "message": message})
-            self.tracker.delivered(conversation, message["id"])
+            await self.deliver(message)
 
     # Channel layer events: one method per event type.
 
@@ -230,14 +265,19 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             case Skip():
                 return
             case Deliver():
-                await self.send_json({"type": "message.new", "message": message})
-                self.tracker.delivered(conversation, message["id"])
+                await self.deliver(message)
             case Fill():
                 try:
                     await self.fill_gap(conversation, decision)
                 except DatabaseError:
                     # Deliver what we have; the client's next sync fills the gap.
-                    await self.send_json({"type": "message.new", "message": message})
+                    await self.deliver(message)
+
+    async def deliver(self, message: events.MessageObject) -> None:
+        await self.send_json({"type": "message.new", "message": message})
+        self.tracker.delivered(message["conversation"], message["id"])
+        if message["sender"] != self.user.username:
+            self.recent.append((time.monotonic(), message["id"]))
 
     async def receipt(self, event: dict[str, Any]) -> None:
         """Someone read a conversation this resident takes part in."""

@@ -173,3 +173,95 @@ class Block(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.blocker_id} blocks user {self.blocked_id}"
+
+
+class NotificationPreference(models.Model):
+    """A resident's choices; they apply to emails and pushes alike."""
+
+    class Language(models.TextChoices):
+        FR = "fr", "Français"
+        EN = "en", "English"
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    email = models.BooleanField(default=True)
+    email_include_text = models.BooleanField(default=True)
+    language = models.CharField(
+        max_length=2, choices=Language.choices, default=Language.FR
+    )
+
+    def __str__(self) -> str:
+        return f"preferences of user {self.user_id}"
+
+
+class PushSubscription(models.Model):
+    """A browser's Web Push endpoint; it belongs to the last resident who posted it."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=2000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"push subscription {self.pk} of user {self.user_id}"
+
+
+class EmailBatch(models.Model):
+    """One notification email to one resident, covering a window of messages."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "pending"  # due_at not reached, or waiting to retry
+        SENDING = "sending", "sending"  # handed to SMTP; a crash here resends
+        SENT = "sent", "sent"
+        SKIPPED = "skipped", "skipped"  # nothing left to say at due time
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.PENDING
+    )
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["recipient", "state", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"email batch {self.pk} for user {self.recipient_id} ({self.state})"
+
+
+class PendingNotification(models.Model):
+    """The outbox: a recipient to notify about a message, written with it."""
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    batch = models.ForeignKey(
+        EmailBatch, on_delete=models.CASCADE, related_name="items"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    pushed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "message"], name="notification_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"notify user {self.recipient_id} of message {self.message_id}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A notification worker's sign of life."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id}"

@@ -7,7 +7,7 @@ from typing import Any
 
 import dj_database_url
 
-from .env import env_bool, env_int, env_list, env_rate, env_str
+from .env import email_config, env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "django_tasks",
+    "django_tasks_db",
     "conversations",
 ]
 
@@ -145,7 +147,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `collectstatic` writes here; outside the checkout when a deployment (or the
+# end-to-end tests) says so.
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [("app", BASE_DIR / "frontend")]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -165,9 +169,43 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
+# Email: EMAIL_URL (smtp://user:pw@host:port, smtps:// for TLS, or with
+# ?starttls), else Django's EMAIL_HOST/EMAIL_PORT, else files in var/emails
+# for a developer to read (set in local.py).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)  # Django's default None hangs forever
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Voisins <no-reply@localhost>")
+EMAIL_SMTP = email_config(env_str("EMAIL_URL"), env_str("EMAIL_HOST"))
+if EMAIL_SMTP:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = EMAIL_SMTP["host"]
+    EMAIL_PORT = env_int("EMAIL_PORT", EMAIL_SMTP["port"])
+    EMAIL_HOST_USER = EMAIL_SMTP["user"]
+    EMAIL_HOST_PASSWORD = EMAIL_SMTP["password"]
+    EMAIL_USE_TLS = EMAIL_SMTP["starttls"]
+    EMAIL_USE_SSL = EMAIL_SMTP["ssl"]
+
 NOTIFY_EMAIL_DELAY_SECONDS = env_int("NOTIFY_EMAIL_DELAY_SECONDS", 120)
+# A worker whose heartbeat is older than this is dead: its running tasks are
+# queued again (a SIGKILL leaves django-tasks-db rows RUNNING forever).
+NOTIFY_WORKER_STALE_SECONDS = env_int("NOTIFY_WORKER_STALE_SECONDS", 30)
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 12)
+# Messages delivered live this long before a socket dropped, still unread and
+# with no other socket left, are notified as if the resident were offline.
+NOTIFY_DISCONNECT_GRACE_SECONDS = env_int("NOTIFY_DISCONNECT_GRACE_SECONDS", 120)
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["notifications"],
+    }
+}
+
+VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY")
+VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY")
+VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:admin@localhost")
+PUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("PUSH_ALLOW_PRIVATE_ENDPOINTS", False)
+PUSH_TTL_SECONDS = env_int("PUSH_TTL_SECONDS", 3600)
+PUSH_TIMEOUT_SECONDS = env_int("PUSH_TIMEOUT_SECONDS", 10)
 
 # Limits of the wire contract and of abuse control (documented in README).
 CHAT_MAX_FRAME_BYTES = 64 * 1024

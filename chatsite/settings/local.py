@@ -1,10 +1,11 @@
 """Embedded development defaults: SQLite, in-process layer, emails in files."""
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR
+from .base import EMAIL_SMTP, VAR_DIR
 from .env import env_bool
 
 DEBUG = env_bool("DEBUG", True)
 
-EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-EMAIL_FILE_PATH = VAR_DIR / "emails"
+if not EMAIL_SMTP:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "emails"

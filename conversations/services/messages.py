@@ -19,6 +19,7 @@ from ..models import (
     Participant,
     User,
 )
+from ..notifications.schedule import notifications_schedule
 from ..protocol import SendMessage
 from ..selectors.access import conversation_get_for_user, membership_is_active
 from ..selectors.messages import message_object
@@ -127,6 +128,11 @@ def _message_create(
             sent_at=timezone.now(),
         )
         Conversation.objects.filter(pk=conversation.pk).update(last_message=message)
+        notifications_schedule(
+            message=message,
+            recipient_ids=[uid for uid, _ in participants if uid != sender.pk],
+            community_id=community.pk,
+        )
         payload = message_object(
             message,
             participants=[name for _, name in participants],

@@ -1,0 +1,1 @@
+"""Offline notification: decide (schedule), deliver (email, push), run (worker)."""

@@ -1,0 +1,207 @@
+"""One notification email per batch: re-check, send, mark sent.
+
+Exactly-once, as far as SMTP allows: the batch row moves PENDING -> SENDING
+(committed) -> SMTP -> SENT. A worker killed before SMTP accepted leaves
+SENDING and the task is run again (nothing lost). The only window for a
+duplicate is between SMTP's final "250 OK" and the SENT commit, a few
+milliseconds; a resend then carries the same Message-ID, which lets mail
+systems that deduplicate drop it.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from ..models import EmailBatch, Membership, Participant, PendingNotification, User
+from .content import (
+    Preferences,
+    conversation_url,
+    excerpt,
+    preferences_for,
+    safe_name,
+    shows_text,
+)
+from .tokens import unsubscribe_token
+
+logger = logging.getLogger(__name__)
+
+SUBJECTS = {
+    "fr": ("Nouveau message de {sender}", "{count} nouveaux messages de vos voisins"),
+    "en": ("New message from {sender}", "{count} new messages from your neighbours"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EmailItem:
+    sender: str
+    community: str
+    participants: str
+    text: str | None
+    url: str
+    sent_at: str
+
+
+def email_batch_send(*, batch_id: int) -> str:
+    """Send one batch if anything in it is still unread; retry on failure."""
+    with transaction.atomic():
+        batch = (
+            EmailBatch.objects.select_for_update()
+            .select_related("recipient")
+            .filter(pk=batch_id)
+            .first()
+        )
+        if batch is None or batch.state in (
+            EmailBatch.State.SENT,
+            EmailBatch.State.SKIPPED,
+        ):
+            return "done"
+        preferences = preferences_for(batch.recipient)
+        items = _still_unread(batch, preferences)
+        if not items:
+            batch.state = EmailBatch.State.SKIPPED
+            batch.save(update_fields=["state"])
+            return "skipped"
+        batch.state = EmailBatch.State.SENDING
+        batch.attempts += 1
+        batch.save(update_fields=["state", "attempts"])
+    email = _compose(batch, preferences, items)
+    try:
+        email.send()
+    except (smtplib.SMTPException, OSError) as error:
+        return _retry_later(batch, error)
+    EmailBatch.objects.filter(pk=batch.pk).update(
+        state=EmailBatch.State.SENT, sent_at=timezone.now()
+    )
+    return "sent"
+
+
+def _retry_later(batch: EmailBatch, error: Exception) -> str:
+    from . import tasks
+
+    with transaction.atomic():
+        if batch.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
+            logger.error(
+                "email batch %s abandoned after %s attempts: %r",
+                batch.pk,
+                batch.attempts,
+                error,
+            )
+            EmailBatch.objects.filter(pk=batch.pk).update(
+                state=EmailBatch.State.SKIPPED
+            )
+            return "abandoned"
+        delay = min(2**batch.attempts, 600)
+        logger.warning(
+            "email batch %s: SMTP failed (%r); retry in %s s", batch.pk, error, delay
+        )
+        EmailBatch.objects.filter(pk=batch.pk).update(state=EmailBatch.State.PENDING)
+        run_after = timezone.now() + timedelta(seconds=delay)
+        tasks.send_email_batch.using(run_after=run_after).enqueue(batch.pk)
+    return "retry"
+
+
+def _still_unread(batch: EmailBatch, preferences: Preferences) -> list[EmailItem]:
+    """The batch's messages the recipient still has not read, may still see,
+    and wants to hear about."""
+    recipient = batch.recipient
+    if not preferences.email or not recipient.is_active or not recipient.email:
+        return []
+    notifications = list(
+        PendingNotification.objects.filter(batch=batch)
+        .select_related("message__sender", "message__community")
+        .order_by("message_id")
+    )
+    messages = [n.message for n in notifications]
+    conversation_ids = {m.conversation_id for m in messages}
+    marks = dict(
+        Participant.objects.filter(
+            user=recipient, conversation_id__in=conversation_ids
+        ).values_list("conversation_id", "last_read_id")
+    )
+    active_communities = set(
+        Membership.objects.filter(
+            user=recipient, status=Membership.Status.ACTIVE
+        ).values_list("community_id", flat=True)
+    )
+    names = _participant_names(conversation_ids)
+    items: list[EmailItem] = []
+    for message in messages:
+        if message.community_id not in active_communities:
+            continue
+        if message.pk <= marks.get(message.conversation_id, message.pk):
+            continue
+        others = [n for uid, n in names[message.conversation_id] if uid != recipient.pk]
+        items.append(
+            EmailItem(
+                sender=safe_name(message.sender.shown_name),
+                community=safe_name(message.community.name, 120),
+                participants=", ".join(others),
+                text=(
+                    excerpt(message.body, 2000)
+                    if shows_text(preferences, message.community)
+                    else None
+                ),
+                url=conversation_url(message),
+                sent_at=timezone.localtime(message.sent_at).strftime("%d/%m %H:%M"),
+            )
+        )
+    return items
+
+
+def _participant_names(conversation_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
+    result: dict[int, list[tuple[int, str]]] = {cid: [] for cid in conversation_ids}
+    rows = Participant.objects.filter(conversation_id__in=conversation_ids).values_list(
+        "conversation_id", "user_id", "user__display_name", "user__username"
+    )
+    for conversation_id, user_id, display_name, username in rows:
+        result[conversation_id].append((user_id, safe_name(display_name or username)))
+    return result
+
+
+def _compose(
+    batch: EmailBatch, preferences: Preferences, items: list[EmailItem]
+) -> EmailMultiAlternatives:
+    recipient: User = batch.recipient
+    language = preferences.language if preferences.language in SUBJECTS else "fr"
+    one, many = SUBJECTS[language]
+    subject = (
+        one.format(sender=items[0].sender)
+        if len(items) == 1
+        else many.format(count=len(items))
+    )
+    unsubscribe_url = (
+        f"{settings.SITE_URL}/unsubscribe/{unsubscribe_token(recipient.pk)}/"
+    )
+    context = {
+        "recipient": safe_name(recipient.shown_name),
+        "items": items,
+        "unsubscribe_url": unsubscribe_url,
+        "app_url": f"{settings.SITE_URL}/",
+    }
+    with translation.override(language):
+        text = render_to_string(f"notifications/email_{language}.txt", context)
+        html = render_to_string(f"notifications/email_{language}.html", context)
+    domain = settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":")[0]
+    email = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[recipient.email],
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Auto-Submitted": "auto-generated",
+            "Message-ID": f"<voisins-batch-{batch.pk}@{domain or 'localhost'}>",
+        },
+    )
+    email.attach_alternative(html, "text/html")
+    return email

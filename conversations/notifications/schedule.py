@@ -1,0 +1,104 @@
+"""Decide who is notified of a message, and write the outbox in its transaction.
+
+A recipient with no socket in the community (offline), or whose every socket
+there said idle (away), gets one PendingNotification row, attached to their
+open email batch, plus a push task. The rows and tasks are written in the
+message's own transaction: no committed message can miss its notification.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import EmailBatch, Message, Participant, PendingNotification, User
+from ..presence import ACTIVE, PresenceUnavailable, get_presence
+
+logger = logging.getLogger(__name__)
+
+
+def notifications_schedule(
+    *, message: Message, recipient_ids: list[int], community_id: int
+) -> list[int]:
+    """Queue notifications for the recipients who are offline or away.
+
+    Must run inside the transaction that stores the message. Returns the ids
+    of the residents who will be notified.
+    """
+    try:
+        states = get_presence().states(recipient_ids, community_id)
+    except PresenceUnavailable as error:
+        # Unknown presence: notify. The send-time re-check drops whatever
+        # was read meanwhile, so an online resident gets nothing in practice.
+        logger.warning("presence unavailable, notifying all recipients: %s", error)
+        states = {}
+    targets = sorted(uid for uid in recipient_ids if states.get(uid) != ACTIVE)
+    if targets:
+        _outbox_add(message=message, recipient_ids=targets)
+    return targets
+
+
+def notifications_schedule_missed(
+    *, user_id: int, community_id: int, message_ids: list[int]
+) -> None:
+    """A socket dropped right after live delivery (the hard-disconnect race):
+    notify the messages it carried that are still unread."""
+    with transaction.atomic():
+        marks = dict(
+            Participant.objects.filter(
+                user_id=user_id, conversation__community_id=community_id
+            ).values_list("conversation_id", "last_read_id")
+        )
+        unread = [
+            m
+            for m in Message.objects.filter(
+                pk__in=message_ids, community_id=community_id
+            ).exclude(sender_id=user_id)
+            if m.conversation_id in marks and m.pk > marks[m.conversation_id]
+        ]
+        for message in unread:
+            _outbox_add(message=message, recipient_ids=[user_id])
+
+
+def _outbox_add(*, message: Message, recipient_ids: list[int]) -> None:
+    from . import tasks
+
+    now = timezone.now()
+    # Lock the recipients (in id order, so concurrent sends cannot deadlock)
+    # so that two sends in different communities share one open batch.
+    list(User.objects.select_for_update().filter(pk__in=recipient_ids).order_by("pk"))
+    batches = _open_batches(recipient_ids, now)
+    with_push = set(
+        User.objects.filter(
+            pk__in=recipient_ids, push_subscriptions__isnull=False
+        ).values_list("pk", flat=True)
+    )
+    for recipient_id in recipient_ids:
+        batch = batches.get(recipient_id)
+        if batch is None:
+            delay = timedelta(seconds=settings.NOTIFY_EMAIL_DELAY_SECONDS)
+            batch = EmailBatch.objects.create(
+                recipient_id=recipient_id, due_at=now + delay
+            )
+            tasks.send_email_batch.using(run_after=batch.due_at).enqueue(batch.pk)
+        notification, created = PendingNotification.objects.get_or_create(
+            recipient_id=recipient_id, message=message, defaults={"batch": batch}
+        )
+        if created and recipient_id in with_push:
+            tasks.send_push.enqueue(notification.pk)
+
+
+def _open_batches(recipient_ids: list[int], now: datetime) -> dict[int, EmailBatch]:
+    batches: dict[int, EmailBatch] = {}
+    for batch in EmailBatch.objects.filter(
+        recipient_id__in=recipient_ids,
+        state=EmailBatch.State.PENDING,
+        due_at__gt=now,
+        attempts=0,
+    ).order_by("due_at"):
+        batches.setdefault(batch.recipient_id, batch)
+    return batches
