@@ -1,0 +1,35 @@
+# The application image: daphne by default; the same image runs the
+# notification worker and the one-shot migrations (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DJANGO_SETTINGS_MODULE=chatsite.settings.production
+
+WORKDIR /app
+
+RUN groupadd --system app \
+    && useradd --system --gid app --home-dir /app --shell /usr/sbin/nologin app
+
+# Dependencies first: this layer is rebuilt only when requirements change.
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY . .
+
+# Static files are collected into the image and served by whitenoise. The
+# production settings insist on a SECRET_KEY: this one exists only for this
+# build step and is not in the image's environment. var/ is where the
+# settings fall back to SQLite when DATABASE_URL is unset: writable by app.
+RUN SECRET_KEY=build-only-collectstatic-not-a-secret \
+    ALLOWED_HOSTS=localhost SITE_URL=https://localhost \
+    python manage.py collectstatic --no-input \
+    && mkdir -p var \
+    && chown app:app var
+
+USER app
+EXPOSE 8000
+
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "chatsite.asgi:application"]
