@@ -123,14 +123,18 @@ def push_payload(notification: PendingNotification, language: str, text: bool) -
 
 
 def push_deliver(
-    *, notification_id: int, attempt: int = 0, endpoints: list[str] | None = None
+    *,
+    recipient_id: int,
+    message_id: int,
+    attempt: int = 0,
+    endpoints: list[str] | None = None,
 ) -> str:
     """Push one notification to the recipient's browsers, once each."""
     notification = (
         PendingNotification.objects.select_related(
             "recipient", "message__sender", "message__community"
         )
-        .filter(pk=notification_id)
+        .filter(recipient_id=recipient_id, message_id=message_id)
         .first()
     )
     if notification is None or notification.pushed:
@@ -173,7 +177,7 @@ def push_deliver(
         with transaction.atomic():
             tasks.send_push.using(
                 run_after=timezone.now() + timedelta(seconds=delay)
-            ).enqueue(notification.pk, attempt + 1, retry)
+            ).enqueue(recipient_id, message_id, attempt + 1, retry)
         return "retry"
     PendingNotification.objects.filter(pk=notification.pk).update(pushed=True)
     return "pushed"

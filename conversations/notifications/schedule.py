@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import EmailBatch, Message, Participant, PendingNotification, User
@@ -65,31 +65,45 @@ def notifications_schedule_missed(
 
 
 def _outbox_add(*, message: Message, recipient_ids: list[int]) -> None:
+    """Outbox rows for one message, in a constant number of queries (plus one
+    task row per newly opened batch and per recipient with a browser push)."""
     from . import tasks
 
     now = timezone.now()
-    # Lock the recipients (in id order, so concurrent sends cannot deadlock)
-    # so that two sends in different communities share one open batch.
-    list(User.objects.select_for_update().filter(pk__in=recipient_ids).order_by("pk"))
-    batches = _open_batches(recipient_ids, now)
-    with_push = set(
-        User.objects.filter(
-            pk__in=recipient_ids, push_subscriptions__isnull=False
-        ).values_list("pk", flat=True)
-    )
-    for recipient_id in recipient_ids:
-        batch = batches.get(recipient_id)
-        if batch is None:
-            delay = timedelta(seconds=settings.NOTIFY_EMAIL_DELAY_SECONDS)
-            batch = EmailBatch.objects.create(
-                recipient_id=recipient_id, due_at=now + delay
-            )
-            tasks.send_email_batch.using(run_after=batch.due_at).enqueue(batch.pk)
-        notification, created = PendingNotification.objects.get_or_create(
-            recipient_id=recipient_id, message=message, defaults={"batch": batch}
+    if connection.features.has_select_for_update:
+        # Lock the recipients (in id order, so concurrent sends cannot
+        # deadlock) so that sends in two communities share one open batch.
+        # SQLite needs nothing: its IMMEDIATE transactions already serialize.
+        list(
+            User.objects.select_for_update()
+            .filter(pk__in=recipient_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        if created and recipient_id in with_push:
-            tasks.send_push.enqueue(notification.pk)
+    batches = _open_batches(recipient_ids, now)
+    missing = [uid for uid in recipient_ids if uid not in batches]
+    if missing:
+        due_at = now + timedelta(seconds=settings.NOTIFY_EMAIL_DELAY_SECONDS)
+        created = EmailBatch.objects.bulk_create(
+            EmailBatch(recipient_id=uid, due_at=due_at) for uid in missing
+        )
+        for batch in created:
+            batches[batch.recipient_id] = batch
+            tasks.send_email_batch.using(run_after=due_at).enqueue(batch.pk)
+    PendingNotification.objects.bulk_create(
+        (
+            PendingNotification(
+                recipient_id=uid, message=message, batch=batches[uid], created_at=now
+            )
+            for uid in recipient_ids
+        ),
+        ignore_conflicts=True,  # notified once per (recipient, message)
+    )
+    with_push = User.objects.filter(
+        pk__in=recipient_ids, push_subscriptions__isnull=False
+    ).values_list("pk", flat=True)
+    for recipient_id in sorted(set(with_push)):
+        tasks.send_push.enqueue(recipient_id, message.pk)
 
 
 def _open_batches(recipient_ids: list[int], now: datetime) -> dict[int, EmailBatch]:

@@ -20,10 +20,16 @@ def send_email_batch(batch_id: int) -> str:
 
 @task(queue_name=QUEUE, priority=10)
 def send_push(
-    notification_id: int, attempt: int = 0, endpoints: list[str] | None = None
+    recipient_id: int,
+    message_id: int,
+    attempt: int = 0,
+    endpoints: list[str] | None = None,
 ) -> str:
     from .push import push_deliver
 
     return push_deliver(
-        notification_id=notification_id, attempt=attempt, endpoints=endpoints
+        recipient_id=recipient_id,
+        message_id=message_id,
+        attempt=attempt,
+        endpoints=endpoints,
     )
