@@ -11,7 +11,8 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import SessionAuth
 
-from .errors import BadRequest, ChatError, NotFound
+from .errors import BadRequest, ChatError, NotFound, RateLimited
+from .limits import resident_limits
 from .models import User
 from .notifications.push import vapid_keys
 from .protocol import MAX_ID, parse_send
@@ -209,6 +210,8 @@ def conversation_messages(
 def send_message(request: HttpRequest, slug: str) -> Any:
     """Send a message, as `message.send` does on the socket (idempotent)."""
     command = parse_send(_json_object(request))
+    if not resident_limits.allow("send", _resident(request).pk):
+        raise RateLimited("Too many messages; slow down.", client_id=command.client_id)
     community = community_get_for_user(
         user_id=_resident(request).pk, community_slug=slug
     )

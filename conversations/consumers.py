@@ -16,6 +16,7 @@ from django.db import DatabaseError
 from . import events, protocol
 from .delivery import Deliver, DeliveryTracker, Fill, Skip
 from .errors import BadRequest, ChatError, RateLimited
+from .limits import resident_limits
 from .models import Community, User
 from .notifications.schedule import notifications_schedule_missed
 from .presence import ACTIVE, Presence, PresenceUnavailable, get_presence
@@ -48,6 +49,9 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close()
             return
+        if not resident_limits.allow("connect", user.pk):
+            await self.close()
+            return
         slug = self.scope["url_route"]["kwargs"]["slug"]
         membership = await database_sync_to_async(membership_get_active)(
             user_id=user.pk, community_slug=slug
@@ -63,11 +67,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         self.session_hash = session_hash(session_key)
         self.tracker = DeliveryTracker()
         self.participants_cache: dict[int, list[int]] = {}
-        send_rate, send_burst = settings.CHAT_SEND_RATE
-        typing_rate, typing_burst = settings.CHAT_TYPING_RATE
         error_rate, error_burst = settings.CHAT_ERROR_RATE
-        self.send_bucket = TokenBucket(send_rate, send_burst)
-        self.typing_bucket = TokenBucket(typing_rate, typing_burst)
         self.error_bucket = TokenBucket(error_rate, error_burst)
         self.my_groups = [
             events.user_group(self.user_id),
@@ -171,7 +171,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
                 await self.send_json({"type": "pong"})
 
     async def handle_send(self, command: protocol.SendMessage) -> None:
-        if not self.send_bucket.allow(time.monotonic()):
+        if not resident_limits.allow("send", self.user_id):
             raise RateLimited(
                 "Too many messages; slow down.", client_id=command.client_id
             )
@@ -203,7 +203,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         )
 
     async def handle_typing(self, command: protocol.Typing) -> None:
-        if not self.typing_bucket.allow(time.monotonic()):
+        if not resident_limits.allow("typing", self.user_id):
             raise RateLimited("Too many typing frames.")
         participant_ids = self.participants_cache.get(command.conversation)
         if participant_ids is None:

@@ -209,9 +209,12 @@ PUSH_TIMEOUT_SECONDS = env_int("PUSH_TIMEOUT_SECONDS", 10)
 
 # Limits of the wire contract and of abuse control (documented in README).
 CHAT_MAX_FRAME_BYTES = 64 * 1024
-# Rates are "per second/burst", per socket, overridable from the environment.
-CHAT_SEND_RATE = env_rate("CHAT_SEND_RATE", "10/30")
-CHAT_TYPING_RATE = env_rate("CHAT_TYPING_RATE", "2/5")
+# Rates are "per second/burst" token buckets, overridable from the
+# environment. Send, typing and connect count per resident across all their
+# sockets and HTTP requests in one server process; errors count per socket.
+CHAT_SEND_RATE = env_rate("CHAT_SEND_RATE", "5/30")
+CHAT_TYPING_RATE = env_rate("CHAT_TYPING_RATE", "2/10")
+CHAT_CONNECT_RATE = env_rate("CHAT_CONNECT_RATE", "1/30")
 CHAT_ERROR_RATE = env_rate("CHAT_ERROR_RATE", "5/50")  # then close 4429
 
 LOGGING = {
