@@ -10,17 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from .selectors.access import revocation_latest_id, revocations_after
+from .selectors.access import revocations_since
 
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
-PRUNE_AFTER_SECONDS = 86_400
+OVERLAP_SECONDS = 10
 
 
 class RevocableSocket(Protocol):
@@ -58,18 +59,25 @@ class LocalSockets:
         return sum(len(s) for s in self._by_user.values())
 
     async def _watch(self) -> None:
-        """Close sockets named by new Revocation rows, forever."""
-        cursor: int | None = None
+        """Close sockets named by new Revocation rows, forever.
+
+        Rows are read by time with an overlap rather than by id: on
+        PostgreSQL ids can commit out of order. Rows seen twice are harmless
+        (a socket opened after a change is never closed by it) and skipped.
+        """
+        since = timezone.now() - timedelta(seconds=OVERLAP_SECONDS)
+        applied: dict[int, datetime] = {}
         while True:
             try:
-                if cursor is None:
-                    cursor = await database_sync_to_async(revocation_latest_id)()
-                    # Connects racing with a revocation are caught by the
-                    # row's timestamp, so starting from "now" loses nothing.
                 await asyncio.sleep(POLL_SECONDS)
-                rows = await database_sync_to_async(revocations_after)(after_id=cursor)
+                polled_at = timezone.now()
+                rows = await database_sync_to_async(revocations_since)(
+                    since=since - timedelta(seconds=OVERLAP_SECONDS)
+                )
                 for row in rows:
-                    cursor = row.pk
+                    if row.pk in applied:
+                        continue
+                    applied[row.pk] = row.created_at
                     await apply_revocation(
                         self,
                         user_id=row.user_id,
@@ -77,12 +85,14 @@ class LocalSockets:
                         session=row.session_hash,
                         at=row.created_at.timestamp(),
                     )
+                since = polled_at
+                horizon = since - timedelta(seconds=3 * OVERLAP_SECONDS)
+                applied = {k: v for k, v in applied.items() if v >= horizon}
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 # A database outage must not end the watcher.
                 logger.warning("revocation watcher: %r", error)
-                await asyncio.sleep(POLL_SECONDS)
 
 
 async def apply_revocation(

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
-from ..models import WorkerHeartbeat
+from ..models import Revocation, WorkerHeartbeat
 from .tasks import QUEUE
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ def requeue_orphaned_tasks() -> int:
         ).update(status="READY", started_at=None)
         logger.warning("requeued task %s of dead worker %s", task.pk, owner)
     WorkerHeartbeat.objects.filter(seen_at__lt=now - timedelta(days=1)).delete()
+    # Server processes read revocations of the last seconds only.
+    Revocation.objects.filter(created_at__lt=now - timedelta(days=1)).delete()
     return requeued
 
 

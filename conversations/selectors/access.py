@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ..errors import NotFound
 from ..models import Community, Conversation, Membership, Revocation
 
@@ -55,11 +57,8 @@ def conversation_get_for_user(
     return conversation
 
 
-def revocations_after(*, after_id: int) -> list[Revocation]:
-    """Access changes recorded after `after_id`, oldest first."""
-    return list(Revocation.objects.filter(pk__gt=after_id).order_by("pk")[:1000])
-
-
-def revocation_latest_id() -> int:
-    latest = Revocation.objects.order_by("-pk").values_list("pk", flat=True).first()
-    return latest or 0
+def revocations_since(*, since: datetime) -> list[Revocation]:
+    """Access changes recorded at or after `since`, oldest first."""
+    return list(
+        Revocation.objects.filter(created_at__gte=since).order_by("created_at")[:5000]
+    )
