@@ -9,6 +9,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.responses import Status
 from ninja.security import SessionAuth
 
 from .errors import BadRequest, ChatError, NotFound, RateLimited
@@ -218,7 +219,7 @@ def send_message(request: HttpRequest, slug: str) -> Any:
     result = message_send(
         sender=_resident(request), community=community, command=command
     )
-    return (201 if result.created else 200), result.message
+    return Status(201 if result.created else 200, result.message)
 
 
 class BlockIn(Schema):
@@ -229,14 +230,14 @@ class BlockIn(Schema):
 def block_create(request: HttpRequest, payload: BlockIn) -> Any:
     """Stop receiving messages from a neighbour: their sends get `blocked`."""
     block_add(blocker=_resident(request), username=payload.username)
-    return 201, None
+    return Status(201, None)
 
 
 @api.delete("/me/blocks/", response={204: None, **ERRORS})
 def block_delete(request: HttpRequest, payload: BlockIn) -> Any:
     """Unblock a neighbour (204 also when they were not blocked)."""
     block_remove(blocker=_resident(request), username=payload.username)
-    return 204, None
+    return Status(204, None)
 
 
 class PreferencesOut(Schema):
@@ -326,7 +327,7 @@ def push_subscribe(request: HttpRequest) -> Any:
     push_subscription_save(
         user=_resident(request), endpoint=data.get("endpoint"), keys=data.get("keys")
     )
-    return 201, None
+    return Status(201, None)
 
 
 @api.delete("/push/subscriptions/", response={204: None, **ERRORS})
@@ -334,4 +335,4 @@ def push_unsubscribe(request: HttpRequest) -> Any:
     """Forget this browser's subscription (204 also when unknown)."""
     data = _json_object(request)
     push_subscription_delete(user=_resident(request), endpoint=data.get("endpoint"))
-    return 204, None
+    return Status(204, None)

@@ -9,3 +9,12 @@ DEBUG = env_bool("DEBUG", True)
 if not EMAIL_SMTP:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "emails"
+
+# Development serves static files straight from the sources (whitenoise's
+# finders), with or without DEBUG: no collectstatic step, no manifest.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

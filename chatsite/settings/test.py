@@ -22,3 +22,7 @@ CHAT_CONNECT_RATE = env_rate("CHAT_CONNECT_RATE", "1000/1000")
 # test_<name> itself.
 if env_str("TEST_POSTGRES_URL"):
     DATABASES = {"default": database_config(env_str("TEST_POSTGRES_URL"))}
+
+# Tests serve static files through the finders; no collectstatic output.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
