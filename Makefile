@@ -32,6 +32,11 @@ run: seed
 test: $(STAMP)
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/with_postgres.py $(BIN)/python -m pytest tests/unit tests/integration -p no:cacheprovider
+	@if [ -d tests/js ]; then \
+		if command -v node >/dev/null; then node --test tests/js/; \
+		elif [ "$$REQUIRE_SERVICES" = 1 ]; then echo "FAILED: Node.js is required for tests/js"; exit 1; \
+		else echo "SKIPPED: client module tests (tests/js): Node.js is not installed"; fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
