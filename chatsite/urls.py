@@ -1,12 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import set_language
 
 from conversations.api import api
 from conversations.notifications.views import unsubscribe
-from conversations.views import healthz, index
+from conversations.views import healthz, index, service_worker
 
 urlpatterns = [
     path("", index, name="index"),
+    path("sw.js", service_worker, name="service-worker"),
+    path("i18n/setlang/", set_language, name="language"),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -6,21 +6,53 @@ from typing import cast
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from .models import User
 from .selectors.conversations import community_list_for_user
 
+SERVICE_WORKER = "app/sw.js"
+
 
 @login_required
+@never_cache
 def index(request: HttpRequest) -> HttpResponse:
-    """The residents' app."""
-    communities = community_list_for_user(user_id=cast(User, request.user).pk)
-    return render(request, "conversations/index.html", {"communities": communities})
+    """The residents' app; the conversation in the URL is opened by the script."""
+    user = cast(User, request.user)
+    communities = community_list_for_user(user_id=user.pk)
+    app_config = {
+        "me": user.username,
+        "meName": user.shown_name,
+        "communities": communities,
+        "language": get_language() or settings.LANGUAGE_CODE,
+        "csrf": get_token(request),
+    }
+    return render(
+        request,
+        "conversations/index.html",
+        {"communities": communities, "app_config": app_config},
+    )
+
+
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """The service worker, from the site root so that its scope covers `/`."""
+    path = finders.find(SERVICE_WORKER)
+    if not isinstance(path, str):
+        raise Http404
+    with open(path, "rb") as source:
+        body = source.read()
+    response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
+    response["Service-Worker-Allowed"] = "/"
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 @require_GET

@@ -1,0 +1,82 @@
+// The conversation list: who, last message, time, unread count.
+
+import { formatList, formatTime, t } from "../i18n.js";
+import { h } from "./dom.js";
+
+const PREVIEW_CHARS = 140;
+
+export function conversationTitle(store, conversation) {
+  return formatList(store.othersIn(conversation.participants).map((name) => store.displayName(name)));
+}
+
+export class ConversationList {
+  constructor({ root, empty, onOpen, hrefFor }) {
+    this.root = root;
+    this.empty = empty;
+    this.onOpen = onOpen;
+    this.hrefFor = hrefFor;
+    this.store = null;
+    this.selected = null;
+  }
+
+  bind(store) {
+    this.store = store;
+    this.render();
+  }
+
+  select(id) {
+    this.selected = id;
+    this.render();
+  }
+
+  render() {
+    if (!this.store) return;
+    const focused = document.activeElement?.closest?.("[data-conversation]")?.dataset.conversation;
+    const items = this.store.sortedConversations().map((conversation) => this.item(conversation));
+    this.root.replaceChildren(...items);
+    this.empty.hidden = items.length > 0;
+    if (focused) this.root.querySelector(`[data-conversation="${CSS.escape(focused)}"]`)?.focus();
+  }
+
+  preview(conversation) {
+    const last = conversation.lastMessage;
+    if (!last) return t("list.noMessage");
+    const text = last.body.length > PREVIEW_CHARS ? `${last.body.slice(0, PREVIEW_CHARS)}…` : last.body;
+    if (last.sender === this.store.me) return t("list.from", { name: t("list.you"), text });
+    if (conversation.participants.length > 2) {
+      return t("list.from", { name: this.store.displayName(last.sender), text });
+    }
+    return text;
+  }
+
+  item(conversation) {
+    const last = conversation.lastMessage;
+    const unread = conversation.unread;
+    const link = h(
+      "a",
+      {
+        href: this.hrefFor(conversation.id),
+        class: unread ? "conversation unread" : "conversation",
+        "aria-current": conversation.id === this.selected ? "page" : null,
+        dataset: { conversation: String(conversation.id) },
+        onclick: (event) => {
+          if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+          event.preventDefault();
+          this.onOpen(conversation.id);
+        },
+      },
+      h("span", { class: "names", text: conversationTitle(this.store, conversation) }),
+      last ? h("time", { datetime: last.sent_at, text: formatTime(last.sent_at) }) : null,
+      h("span", { class: "preview", text: this.preview(conversation) }),
+      unread
+        ? h(
+            "span",
+            { class: "badge" },
+            h("span", { "aria-hidden": "true", text: String(unread) }),
+            h("span", { class: "visually-hidden", text: t("list.unread", { n: unread }) }),
+          )
+        : null,
+    );
+    return h("li", {}, link);
+  }
+}
