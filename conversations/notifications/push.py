@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Participant, PendingNotification, PushSubscription
+from ..selectors.access import membership_is_active
 from .content import conversation_url, excerpt, preferences_for, safe_name, shows_text
 
 logger = logging.getLogger(__name__)
@@ -148,8 +149,15 @@ def push_deliver(
         .values_list("last_read_id", flat=True)
         .first()
     )
+    # Re-checked at delivery, as emails are: a resident suspended (or
+    # deactivated) since the message was sent must get nothing of it.
     if (
         not preferences.email
+        or not notification.recipient.is_active
+        or not membership_is_active(
+            user_id=notification.recipient_id,
+            community_id=notification.message.community_id,
+        )
         or read_mark is None
         or read_mark >= notification.message_id
     ):
