@@ -1,0 +1,115 @@
+"""Integration fixtures: residents and messages made through the services."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Protocol
+
+import pytest
+
+from conversations.models import Community, User
+from conversations.protocol import SendMessage
+from conversations.services.access import community_create, resident_add
+from conversations.services.messages import SendResult, message_send
+
+PASSWORD = "correct-horse-battery"
+
+
+class Send(Protocol):
+    def __call__(
+        self,
+        sender: User,
+        body: str = ...,
+        *,
+        to: list[str] | None = ...,
+        conversation: int | None = ...,
+        community: Community | None = ...,
+        client_id: str | None = ...,
+    ) -> SendResult: ...
+
+
+@pytest.fixture
+def make_community() -> Callable[..., Community]:
+    """Create a community through the service."""
+
+    def make(slug: str = "bourg-centre", name: str = "Bourg Centre") -> Community:
+        community, _ = community_create(slug=slug, name=name)
+        return community
+
+    return make
+
+
+@pytest.fixture
+def make_resident() -> Callable[..., User]:
+    """Create a resident (with a password) who is an active member."""
+
+    def make(community: Community, username: str, display_name: str = "") -> User:
+        user, _ = resident_add(
+            community=community,
+            username=username,
+            email=f"{username}@example.org",
+            password=PASSWORD,
+            display_name=display_name or username.title(),
+        )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def community(make_community: Callable[..., Community]) -> Community:
+    return make_community()
+
+
+@pytest.fixture
+def other_community(make_community: Callable[..., Community]) -> Community:
+    return make_community("la-croix", "La Croix")
+
+
+@pytest.fixture
+def alice(make_resident: Callable[..., User], community: Community) -> User:
+    return make_resident(community, "alice", "Alice Martin")
+
+
+@pytest.fixture
+def bob(make_resident: Callable[..., User], community: Community) -> User:
+    return make_resident(community, "bob", "Bob Lefèvre")
+
+
+@pytest.fixture
+def carol(make_resident: Callable[..., User], community: Community) -> User:
+    return make_resident(community, "carol", "Carole Dubois")
+
+
+@pytest.fixture
+def mallory(make_resident: Callable[..., User], community: Community) -> User:
+    """A member of the same community who is in none of the test conversations."""
+    return make_resident(community, "mallory", "Mallory")
+
+
+@pytest.fixture
+def send(community: Community) -> Send:
+    home = community
+
+    """Send a message through the service, with a fresh client_id by default."""
+    counter = itertools.count(1)
+
+    def send(
+        sender: User,
+        body: str = "Bonjour",
+        *,
+        to: list[str] | None = None,
+        conversation: int | None = None,
+        community: Community | None = None,
+        client_id: str | None = None,
+    ) -> SendResult:
+        command = SendMessage(
+            client_id=client_id or f"{sender.username}-{next(counter)}",
+            body=body,
+            to=tuple(sorted(to)) if to is not None else None,
+            conversation=conversation,
+        )
+        return message_send(sender=sender, community=community or home, command=command)
+
+    return send
