@@ -40,6 +40,26 @@ function conversationOf(url) {
   }
 }
 
+const ASK_TIMEOUT_MS = 500;
+
+/**
+ * Whether a tab shows this conversation in front of the resident. The tab
+ * knows best (the URL may lag, and `focused` is unreliable in some
+ * browsers), so ask it; a tab that does not answer in time is not watching.
+ */
+function isWatching(client, conversation) {
+  if (client.focused && conversationOf(client.url) === conversation) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    const timer = setTimeout(() => resolve(false), ASK_TIMEOUT_MS);
+    channel.port1.onmessage = (event) => {
+      clearTimeout(timer);
+      resolve(event.data === true);
+    };
+    client.postMessage({ type: "watching", conversation }, [channel.port2]);
+  });
+}
+
 function readPayload(event) {
   if (!event.data) return {};
   try {
@@ -56,10 +76,10 @@ async function onPush(event) {
   const conversation = conversationOf(url) ?? (data.conversation ? String(data.conversation) : null);
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
   // The resident is looking at that very conversation: no need to ring.
-  const watching = windows.some(
-    (client) => client.focused && conversation !== null && conversationOf(client.url) === conversation,
-  );
-  if (watching) return;
+  if (conversation !== null) {
+    const answers = await Promise.all(windows.map((client) => isWatching(client, conversation)));
+    if (answers.some(Boolean)) return;
+  }
   const lang = data.language === "en" ? "en" : "fr";
   const title = typeof data.title === "string" && data.title ? data.title : FALLBACK_TITLE[lang];
   await self.registration.showNotification(title, {

@@ -467,17 +467,24 @@ byId("notify-enable").addEventListener("click", async () => {
 push.registerWorker().then(() => {
   if (push.permission() === "granted") push.subscribePush().catch(() => {});
 });
-push.onWorkerMessage((data) => {
-  try {
-    const url = new URL(data.url, location.origin);
-    if (url.origin !== location.origin) return;
-    history.pushState(null, "", url.pathname + url.search);
-    const route = routeFromLocation();
-    if (route.community && route.community !== state.slug) startCommunity(route.community);
-    else applyRoute(route, true);
-  } catch {
-    // Not a URL of ours.
-  }
+push.onWorkerMessage({
+  open: (data) => {
+    try {
+      const url = new URL(data.url, location.origin);
+      if (url.origin !== location.origin) return;
+      history.pushState(null, "", url.pathname + url.search);
+      const route = routeFromLocation();
+      if (route.community && route.community !== state.slug) startCommunity(route.community);
+      else applyRoute(route, true);
+    } catch {
+      // Not a URL of ours.
+    }
+  },
+  watching: (conversation) =>
+    document.visibilityState === "visible" &&
+    document.hasFocus() &&
+    state.current.type === "conversation" &&
+    String(state.current.id) === conversation,
 });
 
 api

@@ -113,17 +113,24 @@ export async function showNotification({ title, body, url, tag, onClick }) {
   };
 }
 
-/** Messages from the service worker ("open this conversation"). */
-export function onWorkerMessage(handler) {
+/**
+ * Messages from the service worker: "open this conversation", and "are you
+ * showing this conversation to the resident right now?" (answered on the port).
+ */
+export function onWorkerMessage({ open, watching }) {
   navigator.serviceWorker?.addEventListener("message", (event) => {
     const data = event.data;
     if (!data || typeof data !== "object") return;
     switch (data.type) {
       case "open":
-        handler(data);
+        open(data);
+        break;
+      case "watching":
+        event.ports[0]?.postMessage(watching(String(data.conversation)));
         break;
       default:
         break;
     }
   });
+  navigator.serviceWorker?.startMessages();
 }

@@ -52,12 +52,17 @@ export class ConversationList {
   item(conversation) {
     const last = conversation.lastMessage;
     const unread = conversation.unread;
+    const prefix = `conversation-${conversation.id}`;
+    // The link is named by the neighbours alone; time, last message and unread
+    // count describe it, so that a screen reader hears the name first.
     const link = h(
       "a",
       {
         href: this.hrefFor(conversation.id),
         class: unread ? "conversation unread" : "conversation",
         "aria-current": conversation.id === this.selected ? "page" : null,
+        "aria-labelledby": `${prefix}-names`,
+        "aria-describedby": `${prefix}-unread ${prefix}-preview ${prefix}-time`,
         dataset: { conversation: String(conversation.id) },
         onclick: (event) => {
           if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
@@ -65,15 +70,25 @@ export class ConversationList {
           this.onOpen(conversation.id);
         },
       },
-      h("span", { class: "names", text: conversationTitle(this.store, conversation) }),
-      last ? h("time", { datetime: last.sent_at, text: formatTime(last.sent_at) }) : null,
-      h("span", { class: "preview", text: this.preview(conversation) }),
+      h("span", {
+        class: "names",
+        id: `${prefix}-names`,
+        text: conversationTitle(this.store, conversation),
+      }),
+      last
+        ? h("time", { id: `${prefix}-time`, datetime: last.sent_at, text: formatTime(last.sent_at) })
+        : null,
+      h("span", { class: "preview", id: `${prefix}-preview`, text: this.preview(conversation) }),
       unread
         ? h(
             "span",
             { class: "badge" },
             h("span", { "aria-hidden": "true", text: String(unread) }),
-            h("span", { class: "visually-hidden", text: t("list.unread", { n: unread }) }),
+            h("span", {
+              class: "visually-hidden",
+              id: `${prefix}-unread`,
+              text: t("list.unread", { n: unread }),
+            }),
           )
         : null,
     );

@@ -18,6 +18,7 @@ export class RecipientPicker {
     this.me = null;
     this.chosen = new Map();
     this.found = [];
+    this.foundFor = null;
     this.active = -1;
     this.timer = null;
     this.searchSeq = 0;
@@ -75,6 +76,7 @@ export class RecipientPicker {
       return;
     }
     if (seq !== this.searchSeq) return;
+    this.foundFor = query;
     this.found = members.filter((member) => member.username !== this.me && !this.chosen.has(member.username));
     this.active = this.found.length ? 0 : -1;
     if (document.activeElement === this.input) this.renderOptions();
@@ -129,9 +131,16 @@ export class RecipientPicker {
         }
         break;
       case "Enter":
-        if (open && this.active >= 0) {
+        if (open && this.active >= 0 && this.foundFor === this.input.value.trim()) {
           event.preventDefault();
           this.choose(this.found[this.active]);
+        } else if (this.input.value.trim()) {
+          // Typed faster than the list appeared: search now, take the best match.
+          event.preventDefault();
+          clearTimeout(this.timer);
+          this.search().then(() => {
+            if (this.found.length) this.choose(this.found[0]);
+          });
         }
         break;
       case "Escape":

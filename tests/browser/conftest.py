@@ -1,0 +1,167 @@
+"""Browser tests: Debian's chromium drives the residents' app on real daphne.
+
+One site (SQLite database + `seed_demo`) serves the whole session; tests that
+kill their server start their own on the same site.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require_service
+from tests.support.client import HttpClient, login
+from tests.support.servers import REPO_ROOT, DaphneServer, Site
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+PASSWORD = "voisins-demo"
+SLUG = "bourg-centre"
+NAMES = {
+    "alice": "Alice Martin",
+    "bob": "Bob Lefèvre",
+    "carol": "Carole Dubois",
+    "david": "David Moreau",
+}
+SCREENSHOTS = REPO_ROOT / "test-output" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 360, "height": 740}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium (Playwright never downloads a browser here)."""
+    require_service(
+        Path(CHROMIUM).exists(),
+        f"{CHROMIUM} is missing: apt-get install -y chromium",
+    )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Site:
+    """A migrated SQLite deployment with the demo community."""
+    root = tmp_path_factory.mktemp("browser-site")
+    deployment = Site(
+        root=root, database_url=f"sqlite:///{root / 'db.sqlite3'}", backend="sqlite"
+    )
+    deployment.prepare()
+    deployment.manage("seed_demo")
+    return deployment
+
+
+@pytest.fixture(scope="session")
+def server(site: Site) -> Iterator[DaphneServer]:
+    """The daphne process most tests share."""
+    process = site.server("browser")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def own_server(site: Site) -> Iterator[DaphneServer]:
+    """A daphne process this test may kill and restart."""
+    process = site.server("restartable")
+    yield process
+    process.stop()
+
+
+class Errors:
+    """Script errors and CSP violations seen by any page of a test."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def watch(self, page: Any, who: str) -> None:
+        page.on("pageerror", lambda error: self.seen.append(f"{who}: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                self.seen.append(f"{who}: {message.text}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+
+
+@pytest.fixture
+def app(browser: Any, server: DaphneServer) -> Iterator[Callable[..., Any]]:
+    """Log a resident in, in a browser context of their own; returns the page."""
+    contexts: list[Any] = []
+    errors = Errors()
+
+    def open_app(
+        username: str,
+        *,
+        on: DaphneServer | None = None,
+        viewport: dict[str, int] | None = None,
+    ) -> Any:
+        from playwright.sync_api import expect
+
+        target = on or server
+        context = browser.new_context(
+            viewport=viewport or DESKTOP,
+            locale="fr-FR",
+            timezone_id="Europe/Paris",
+        )
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        errors.watch(page, username)
+        page.goto(f"{target.base_url}/")
+        page.get_by_label("Identifiant").fill(username)
+        page.get_by_label("Mot de passe").fill(PASSWORD)
+        page.get_by_role("button", name="Se connecter").click()
+        expect(page.get_by_role("status")).to_have_text("Connecté")
+        return page
+
+    yield open_app
+    for context in contexts:
+        context.close()
+    assert errors.seen == [], errors.seen
+
+
+def api_as(server: DaphneServer, username: str) -> HttpClient:
+    """The JSON API with a resident's session."""
+    return HttpClient(server.base_url, login(server.base_url, username, PASSWORD))
+
+
+def conversation_link(page: Any, *usernames: str) -> Any:
+    """The conversation list's link to the conversation with these neighbours."""
+    names = sorted(NAMES[u] for u in usernames)
+    label = " et ".join([", ".join(names[:-1]), names[-1]] if names[1:] else names)
+    return page.get_by_role("link", name=label, exact=True)
+
+
+def message_log(page: Any) -> Any:
+    return page.get_by_role("log")
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save a screen for people to look at (README, reviews)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    width = page.viewport_size["width"]
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"))
+
+
+def unique(prefix: str) -> str:
+    """A message text no other test sends."""
+    return f"{prefix} {uuid.uuid4().hex[:8]}"

@@ -1,0 +1,113 @@
+"""The main screens at phone and desktop widths, and page-level guarantees."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    conversation_link,
+    message_log,
+    screenshot,
+)
+from tests.support.servers import DaphneServer
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_main_screens(
+    app: Any, browser: Any, server: DaphneServer, viewport: Any
+) -> None:
+    """Login, list, conversation, new message and settings fit the screen."""
+    context = browser.new_context(viewport=viewport, locale="fr-FR")
+    login_page = context.new_page()
+    login_page.goto(f"{server.base_url}/")
+    expect(login_page.get_by_role("heading", name="Connexion")).to_be_visible()
+    screenshot(login_page, "login")
+    context.close()
+
+    page = app("alice", viewport=viewport)
+    expect(conversation_link(page, "bob")).to_be_visible()
+    screenshot(page, "conversations")
+
+    conversation_link(page, "bob", "carol").click()
+    expect(message_log(page)).to_contain_text("fête de la rue")
+    expect(page.get_by_text("Début de la conversation")).to_be_visible()
+    screenshot(page, "conversation")
+    assert_no_horizontal_scroll(page)
+
+    if viewport is PHONE:
+        page.get_by_role("button", name="Retour aux conversations").click()
+    page.get_by_role("button", name="Nouveau message").click()
+    page.get_by_label("Destinataires").fill("a")
+    expect(page.get_by_role("option").first).to_be_visible()
+    screenshot(page, "new-message")
+    assert_no_horizontal_scroll(page)
+
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Réglages").click()
+    dialog = page.get_by_role("dialog", name="Réglages")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Langue")).to_have_value("fr")
+    screenshot(page, "settings")
+
+
+def assert_no_horizontal_scroll(page: Any) -> None:
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+
+
+def test_pages_forbid_inline_scripts(browser: Any, server: DaphneServer) -> None:
+    """HTML pages carry a CSP without inline scripts; the app still runs."""
+    context = browser.new_context()
+    page = context.new_page()
+    response = page.goto(f"{server.base_url}/accounts/login/")
+    assert response is not None
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert re.search(r"connect-src 'self' ws://\S+ wss://", policy)
+    context.close()
+
+
+def test_settings_change_the_language(app: Any) -> None:
+    """Choosing English in the settings switches the interface, then back."""
+    page = app("bob")
+    page.get_by_role("button", name="Réglages").click()
+    dialog = page.get_by_role("dialog", name="Réglages")
+    dialog.get_by_label("Langue").select_option("en")
+    dialog.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_role("button", name="New message")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("Connected")
+    page.get_by_role("button", name="Settings").click()
+    dialog = page.get_by_role("dialog", name="Settings")
+    dialog.get_by_label("Language").select_option("fr")
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("button", name="Nouveau message")).to_be_visible()
+
+
+def test_keyboard_only_first_message(app: Any) -> None:
+    """A first message can be written without a mouse."""
+    page = app("david")
+    page.get_by_role("button", name="Nouveau message").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Destinataires")).to_be_focused()
+    page.keyboard.type("Alice")
+    expect(page.get_by_role("option", name=re.compile("Alice Martin"))).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Retirer Alice Martin")).to_be_visible()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("textbox", name="Message")).to_be_focused()
+    page.keyboard.type("Bonjour Alice, c'est David du 12.")
+    page.keyboard.press("Enter")
+    expect(message_log(page)).to_contain_text("c'est David du 12")
+    expect(message_log(page).get_by_text("Envoi…")).to_have_count(0)
