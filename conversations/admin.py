@@ -32,6 +32,13 @@ class MembershipInline(admin.TabularInline):
     readonly_fields = ("status", "created_at")
     can_delete = False
 
+    def has_change_permission(
+        self, request: HttpRequest, obj: Community | None = None
+    ) -> bool:
+        # Existing rows are read-only: handing a membership to another resident
+        # would end access without closing sockets. New rows can still be added.
+        return False
+
 
 @admin.register(Community)
 class CommunityAdmin(admin.ModelAdmin):
@@ -49,6 +56,15 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user", "community")
     readonly_fields = ("status",)
     actions = ("suspend", "reactivate")
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Membership | None = None
+    ) -> tuple[str, ...]:
+        # Moving a membership to another resident or community would end access
+        # there without closing sockets: suspend or delete it, then add another.
+        if obj is None:
+            return ("status",)
+        return ("user", "community", "status")
 
     @admin.action(description="Suspend (closes their open sockets)")
     def suspend(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:

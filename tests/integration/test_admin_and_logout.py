@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import pytest
 from django.contrib import admin
@@ -127,3 +128,85 @@ def test_admin_is_refused_to_residents(alice: User) -> None:
     response = client.get("/admin/conversations/membership/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_membership_change_form_cannot_move_a_membership(
+    operator_client: Client,
+    bob: User,
+    carol: User,
+    community: Community,
+    other_community: Community,
+) -> None:
+    """An existing membership keeps its resident and community: moving it would
+    end access in the old community without closing sockets (no revocation)."""
+    membership = Membership.objects.get(user=bob)
+    response = operator_client.post(
+        f"/admin/conversations/membership/{membership.pk}/change/",
+        {
+            "user": carol.pk,
+            "community": other_community.pk,
+            "created_at_0": "2026-01-01",
+            "created_at_1": "00:00:00",
+        },
+    )
+    assert response.status_code in {200, 302}
+    membership.refresh_from_db()
+    assert (membership.user_id, membership.community_id) == (bob.pk, community.pk)
+
+
+def test_community_inline_cannot_reassign_a_membership(
+    operator_client: Client,
+    make_resident: Callable[..., User],
+    bob: User,
+    community: Community,
+    other_community: Community,
+) -> None:
+    """The community page's membership rows cannot hand bob's membership to
+    someone else (that would silently end bob's access)."""
+    zoe = make_resident(other_community, "zoe")
+    membership = Membership.objects.get(user=bob)
+    others = Membership.objects.filter(community=community).exclude(pk=membership.pk)
+    data = {
+        "name": community.name,
+        "slug": community.slug,
+        "created_at_0": "2026-01-01",
+        "created_at_1": "00:00:00",
+        "memberships-TOTAL_FORMS": str(1 + others.count()),
+        "memberships-INITIAL_FORMS": str(1 + others.count()),
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": str(membership.pk),
+        "memberships-0-community": str(community.pk),
+        "memberships-0-user": str(zoe.pk),
+    }
+    for index, other in enumerate(others, start=1):
+        data[f"memberships-{index}-id"] = str(other.pk)
+        data[f"memberships-{index}-community"] = str(community.pk)
+        data[f"memberships-{index}-user"] = str(other.user_id)
+    response = operator_client.post(
+        f"/admin/conversations/community/{community.pk}/change/", data
+    )
+    assert response.status_code in {200, 302}
+    membership.refresh_from_db()
+    assert membership.user_id == bob.pk
+
+
+def test_membership_add_form_still_adds_a_member(
+    operator_client: Client,
+    make_resident: Callable[..., User],
+    community: Community,
+    other_community: Community,
+) -> None:
+    """Adding a membership in the admin works and makes an active member."""
+    zoe = make_resident(other_community, "zoe")
+    response = operator_client.post(
+        "/admin/conversations/membership/add/",
+        {
+            "user": zoe.pk,
+            "community": community.pk,
+            "created_at_0": "2026-01-01",
+            "created_at_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302
+    assert Membership.objects.get(user=zoe, community=community).is_active

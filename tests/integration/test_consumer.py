@@ -25,6 +25,7 @@ from conversations import sockets
 from conversations.models import (
     Block,
     Community,
+    Conversation,
     Membership,
     Message,
     Revocation,
@@ -598,3 +599,45 @@ async def test_revocation_before_connect_does_not_close_a_new_socket(
     socket = await open_socket(alice)
     await asyncio.sleep(2.2)
     await socket.ping()
+
+
+# Ordering of live delivery.
+
+
+async def test_live_delivery_fills_a_lost_event_in_order_and_skips_late_ones(
+    alice: User, bob: User, send: Send, open_socket: Callable[..., Any]
+) -> None:
+    """After a sync, if a message's live event was lost, the next event of that
+    conversation first delivers the missing message from the database, in id
+    order; the late original event is then skipped."""
+    first = (await database_sync_to_async(send)(alice, "un", to=["bob"])).message
+    bob_socket = await open_socket(bob)
+    await bob_socket.send({"type": "sync", "after": 0})
+    assert (await bob_socket.receive())["messages"] == [first]
+
+    @database_sync_to_async
+    def store_without_fan_out() -> int:
+        lost = Message.objects.create(
+            conversation_id=first["conversation"],
+            community=Community.objects.get(slug="bourg-centre"),
+            sender=alice,
+            client_id="lost-1",
+            body="deux",
+        )
+        Conversation.objects.filter(pk=first["conversation"]).update(last_message=lost)
+        return lost.pk
+
+    lost_id = await store_without_fan_out()
+    third = (await database_sync_to_async(send)(alice, "trois", to=["bob"])).message
+    filled = await bob_socket.receive()
+    assert (filled["type"], filled["message"]["id"]) == ("message.new", lost_id)
+    assert filled["message"]["body"] == "deux"
+    assert await bob_socket.receive() == {"type": "message.new", "message": third}
+    layer = get_channel_layer()
+    assert layer is not None
+    [consumer] = sockets.local_sockets.of_user(bob.pk)
+    await layer.send(
+        consumer.channel_name,  # type: ignore[attr-defined]
+        {"type": "message.new", "message": filled["message"], "previous_id": 0},
+    )
+    assert await bob_socket.nothing(0.3)
