@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -12,6 +15,7 @@ from .services.access import (
     membership_reactivate,
     membership_remove,
     membership_suspend,
+    resident_revoke_access,
 )
 
 
@@ -23,6 +27,25 @@ class ResidentAdmin(UserAdmin):
         *(UserAdmin.fieldsets or ()),
         ("Resident", {"fields": ("display_name",)}),
     )
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: Any, change: bool
+    ) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change and "is_active" in form.changed_data and not obj.is_active:
+                resident_revoke_access(user_id=obj.pk)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic():
+            resident_revoke_access(user_id=obj.pk)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        with transaction.atomic():
+            for user_id in queryset.values_list("pk", flat=True):
+                resident_revoke_access(user_id=user_id)
+            super().delete_queryset(request, queryset)
 
 
 class MembershipInline(admin.TabularInline):

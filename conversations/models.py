@@ -147,9 +147,18 @@ class Revocation(models.Model):
     change came from another process (a management command).
     """
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    # No database constraint: a deleted resident's or community's revocation
+    # must outlive the row it names, long enough to close the sockets.
+    user = models.ForeignKey(
+        User, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     community = models.ForeignKey(
-        Community, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Community,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     # sha256 of the session key for a logout; empty for membership changes.
     session_hash = models.CharField(max_length=64, blank=True)

@@ -1,7 +1,9 @@
 """Test settings: fast hashing, the embedded defaults unless overridden."""
 
+import os
+
 from .base import *  # noqa: F403
-from .base import database_config
+from .base import VAR_DIR, database_config
 from .env import env_rate, env_str
 
 DEBUG = False
@@ -26,3 +28,11 @@ if env_str("TEST_POSTGRES_URL"):
 # Tests serve static files through the finders; no collectstatic output.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+
+# A file, not SQLite's shared-cache memory database: there concurrent writers
+# fail at once ("table is locked") instead of queueing as in production, and
+# the race tests must see production's locking.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
+    }

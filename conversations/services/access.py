@@ -41,6 +41,12 @@ def _membership_set_status(membership: Membership, status: str) -> None:
             _revoke(user_id=membership.user_id, community_id=membership.community_id)
 
 
+def resident_revoke_access(*, user_id: int) -> None:
+    """A resident deactivated or deleted: close all of their sockets."""
+    with transaction.atomic():
+        _revoke(user_id=user_id)
+
+
 def session_revoke(*, user_id: int, session_key: str) -> None:
     """A logout: close the sockets opened with that session."""
     with transaction.atomic():

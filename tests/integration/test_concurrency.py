@@ -19,16 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 T = TypeVar("T")
 
 
-@pytest.fixture(autouse=True)
-def real_concurrency() -> None:
-    """pytest-django's SQLite test database is in memory with a shared cache,
-    where concurrent writers fail at once ("table is locked") instead of
-    waiting as they do on the file database; the race is checked on
-    PostgreSQL (the `make test` second pass)."""
-    if connection.vendor == "sqlite":
-        pytest.skip("concurrent writers need PostgreSQL (in-memory SQLite locks)")
-
-
 def race(calls: list[Callable[[], T]]) -> list[T | BaseException]:
     """Run the calls at once, each in its own thread with its own connection."""
     barrier = threading.Barrier(len(calls))
