@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import struct
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -25,18 +23,9 @@ from tests.support.servers import DaphneServer, Site
 
 from .conftest import Hood, make_hood
 from .figures import record
+from .wire import masked_text_frame, rss_kib
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-
-
-def rss_kib(server: DaphneServer) -> int:
-    """The daphne process's resident memory, from /proc."""
-    assert server.process is not None
-    with open(f"/proc/{server.process.pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def rate(setting: tuple[float, int]) -> str:
@@ -297,21 +286,6 @@ async def test_fragmented_message_is_reassembled(
     assert ack["message"]["body"] == body.strip()
     assert (await bob.next_of("message.new"))["message"]["body"] == body.strip()
     record("fragmented_frame", fragments=len(pieces), accepted=True)
-
-
-def masked_text_frame(payload: bytes) -> bytes:
-    """One final text frame, masked as a client must, with any bytes."""
-    mask = os.urandom(4)
-    header = bytes([0x81])
-    length = len(payload)
-    if length < 126:
-        header += bytes([0x80 | length])
-    elif length < 65536:
-        header += bytes([0x80 | 126]) + struct.pack("!H", length)
-    else:
-        header += bytes([0x80 | 127]) + struct.pack("!Q", length)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return header + mask + masked
 
 
 async def test_invalid_utf8_ends_the_socket(
