@@ -182,6 +182,12 @@ class CommunityConsumer(AsyncWebsocketConsumer):
                 command=command,
                 origin_channel=self.channel_name,
             )
+        except ChatError as error:
+            # Every error that answers a send names it, whichever check raised
+            # it (the access check's NotFound knows nothing of client ids).
+            if error.client_id is None:
+                error.client_id = command.client_id
+            raise
         except DatabaseError:
             logger.warning("message not stored: database unavailable")
             await self.send_error(

@@ -149,9 +149,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-# `collectstatic` writes here; outside the checkout when a deployment (or the
-# end-to-end tests) says so.
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# `collectstatic` writes here (outside the checkout when a deployment says so);
+# local and test settings serve from the sources instead (None).
+STATIC_ROOT: Path | None = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [("app", BASE_DIR / "frontend")]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

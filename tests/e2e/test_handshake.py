@@ -1,0 +1,132 @@
+"""The handshake refuses (HTTP 403, before any frame) whoever may not connect."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.client import cookie_header, handshake_status, login
+from tests.support.servers import DaphneServer, Site
+
+from .conftest import World, create_world
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
+
+
+@pytest.fixture(scope="module")
+def world(site, server) -> World:
+    return create_world(site, server, {"nord": ["alice", "sam"], "sud": ["zoe"]})
+
+
+def headers(world: World, resident: str | None, origin: str | None) -> dict[str, str]:
+    result = {}
+    if resident is not None:
+        result["Cookie"] = cookie_header(world.cookies(resident))
+    if origin is not None:
+        result["Origin"] = origin
+    return result
+
+
+async def test_member_with_session_and_origin_is_accepted(world: World) -> None:
+    """The control case: an active member, logged in, from the site's origin."""
+    status = await handshake_status(
+        world.server.ws_url(world.slug("nord")),
+        headers(world, "alice", world.server.origin),
+    )
+    assert status == 101
+
+
+@pytest.mark.parametrize(
+    ("case", "resident", "origin"),
+    [
+        ("no session", None, "site"),
+        ("foreign origin", "alice", "http://evil.example"),
+        ("null origin", "alice", "null"),
+        ("missing origin", "alice", None),
+        ("subdomain of an allowed host", "alice", "http://evil.localhost"),
+        ("allowed host as a prefix", "alice", "http://127.0.0.1.evil.example"),
+    ],
+)
+async def test_refused_without_session_or_allowed_origin(
+    world: World, case: str, resident: str | None, origin: str | None
+) -> None:
+    """No session, or an Origin whose host is not in ALLOWED_HOSTS: 403."""
+    status = await handshake_status(
+        world.server.ws_url(world.slug("nord")),
+        headers(world, resident, world.server.origin if origin == "site" else origin),
+    )
+    assert status == 403, case
+
+
+async def test_forged_session_cookie_is_refused(world: World) -> None:
+    """A session id the server never issued: 403."""
+    status = await handshake_status(
+        world.server.ws_url(world.slug("nord")),
+        {
+            "Cookie": "sessionid=forgedforgedforgedforgedforged12",
+            "Origin": world.server.origin,
+        },
+    )
+    assert status == 403
+
+
+async def test_unknown_community_and_non_member_are_refused(world: World) -> None:
+    """An unknown community, or one the resident is not a member of: 403,
+    the same answer for both."""
+    origin = world.server.origin
+    unknown = await handshake_status(
+        world.server.ws_url("no-such-community"), headers(world, "alice", origin)
+    )
+    not_member = await handshake_status(
+        world.server.ws_url(world.slug("sud")), headers(world, "alice", origin)
+    )
+    assert unknown == not_member == 403
+    other_path = await handshake_status(
+        f"ws://127.0.0.1:{world.server.port}/ws/elsewhere/",
+        headers(world, "alice", origin),
+    )
+    assert other_path == 403
+
+
+async def test_suspended_member_is_refused(world: World) -> None:
+    """A suspended member is refused with the very same 403; reactivated, they
+    connect again."""
+    url = world.server.ws_url(world.slug("nord"))
+    sam = headers(world, "sam", world.server.origin)
+    assert await handshake_status(url, sam) == 101
+    world.site.suspend(world.slug("nord"), world.user("sam"))
+    try:
+        assert await handshake_status(url, sam) == 403
+    finally:
+        world.site.reactivate(world.slug("nord"), world.user("sam"))
+    assert await handshake_status(url, sam) == 101
+
+
+@pytest.fixture(scope="module")
+def named_server(site: Site) -> Iterator[DaphneServer]:
+    """A server whose public name is chat.voisins.test."""
+    server = site.server(
+        "daphne-named-", ALLOWED_HOSTS="127.0.0.1,localhost,chat.voisins.test"
+    )
+    yield server
+    server.stop()
+
+
+async def test_sibling_subdomain_origin_is_refused(
+    world: World, named_server: DaphneServer
+) -> None:
+    """With chat.voisins.test allowed, a page on mail.voisins.test (a sibling
+    subdomain) or on voisins.test is refused; chat.voisins.test is accepted."""
+    url = named_server.ws_url(world.slug("nord"))
+    cookies = login(named_server.base_url, world.user("alice"))
+
+    async def status(origin: str) -> int:
+        return await handshake_status(
+            url, {"Cookie": cookie_header(cookies), "Origin": origin}
+        )
+
+    assert await status("https://chat.voisins.test") == 101
+    assert await status("https://mail.voisins.test") == 403
+    assert await status("https://voisins.test") == 403
+    assert await status("https://evil.chat.voisins.test") == 403

@@ -1,0 +1,428 @@
+"""Real servers for end-to-end tests: redis-server, PostgreSQL, daphne.
+
+Everything here talks to separate processes over sockets, as a deployment
+would: nothing imports the project's code. A `Site` is one deployment's
+database and environment, prepared with the operator commands; a
+`DaphneServer` is one server process of that site.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+# One password for every test resident: logins are not what these tests vary.
+PASSWORD = "e2e-Voisins-pw-42"
+HOST = "127.0.0.1"
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+# Variables a deployment reads; the parent's values must never leak into a site.
+_SITE_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DJANGO_SETTINGS_MODULE",
+    "TEST_POSTGRES_URL",
+    "SITE_URL",
+    "EMAIL_URL",
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "VAR_DIR",
+    "STATIC_ROOT",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "SECRET_KEY",
+    "CHAT_SEND_RATE",
+    "CHAT_TYPING_RATE",
+    "CHAT_CONNECT_RATE",
+    "CHAT_ERROR_RATE",
+    "CHANNEL_LAYER_PREFIX",
+    "NOTIFY_EMAIL_DELAY_SECONDS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (bind, read, release)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(
+    predicate: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.05
+) -> None:
+    """Poll `predicate` until it is true; raise after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def _stop_process(process: subprocess.Popen[bytes], *, grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if it does not exit within `grace` seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=grace)
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# Redis
+
+
+def redis_available() -> bool:
+    return shutil.which("redis-server") is not None
+
+
+class RedisServer:
+    """A private redis-server on a free port, with no persistence."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.log_path = workdir / f"redis-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port}/0"
+
+    def start(self) -> None:
+        """Start (or start again, on the same port) and wait for PONG."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    "redis-server",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    HOST,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.workdir),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            wait_until(self.ping, timeout=10, what=f"redis-server on {self.port}")
+        except TimeoutError:
+            raise RuntimeError(
+                f"redis-server did not start:\n{_tail(self.log_path)}"
+            ) from None
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection((HOST, self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: an outage, every key lost (no persistence)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop_process(self.process)
+
+
+# PostgreSQL
+
+
+class PostgresServer:
+    """The machine's PostgreSQL (trust auth); we only create and drop databases."""
+
+    def __init__(
+        self, host: str = HOST, port: int = 5432, user: str = "postgres"
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.user = user
+
+    def url(self, database: str) -> str:
+        return f"postgres://{self.user}@{self.host}:{self.port}/{database}"
+
+    def _connect(self):  # type: ignore[no-untyped-def]
+        import psycopg
+
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            dbname="postgres",
+            connect_timeout=3,
+            autocommit=True,
+        )
+
+    def available(self) -> tuple[bool, str]:
+        try:
+            with self._connect() as connection:
+                connection.execute("SELECT 1")
+        except Exception as error:
+            return False, f"{type(error).__name__}: {error}".strip()
+        return True, ""
+
+    def create_database(self, name: str) -> None:
+        from psycopg import sql
+
+        with self._connect() as connection:
+            connection.execute(
+                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            )
+
+    def drop_database(self, name: str) -> None:
+        from psycopg import sql
+
+        with self._connect() as connection:
+            connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            )
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name))
+            )
+
+
+# A deployment
+
+
+class Site:
+    """One deployment: a database, a VAR_DIR, and the environment it runs with."""
+
+    _counter = itertools.count(1)
+
+    def __init__(
+        self, *, root: Path, database_url: str, backend: str, redis_url: str = ""
+    ) -> None:
+        self.root = root
+        self.backend = backend
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.var_dir = root / "var"
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment of every process of this site (servers, commands)."""
+        env = {k: v for k, v in os.environ.items() if k not in _SITE_VARIABLES}
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "chatsite.settings.local",
+                "DATABASE_URL": self.database_url,
+                "VAR_DIR": str(self.var_dir),
+                "DEBUG": "false",
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "SECRET_KEY": "e2e-only-secret-key-not-for-production-0123456789",
+                # A test deployment: throttling is tested on its own server.
+                "CHAT_SEND_RATE": "1000/1000",
+                "CHAT_TYPING_RATE": "1000/1000",
+                "CHAT_CONNECT_RATE": "1000/1000",
+                "PYTHONPATH": str(REPO_ROOT),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
+        env.update(extra)
+        return env
+
+    def unique(self, prefix: str) -> str:
+        """A name no other test of this session uses."""
+        return f"{prefix}{next(self._counter)}"
+
+    # Operator commands
+
+    def manage(self, *args: str, timeout: float = 120) -> str:
+        """Run one operator command; return its output, raise if it failed."""
+        return self._wait_all([self._run_async(*args)], timeout=timeout)[0][1]
+
+    def _manage_process(self, args: Iterable[str]) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [PYTHON, "manage.py", *args],
+            cwd=REPO_ROOT,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def prepare(self) -> None:
+        """What a deployment runs before its servers start (local settings
+        serve static files from the sources: no collectstatic)."""
+        self.manage("migrate", "--no-input", "-v", "0", timeout=300)
+
+    def populate(self, communities: Mapping[str, Iterable[str]]) -> None:
+        """Create each community and import its residents, with the commands.
+
+        Communities are independent, so their commands run side by side.
+        """
+        create = [
+            self._run_async("createcommunity", slug, "--name", f"Quartier {slug}")
+            for slug in communities
+        ]
+        self._wait_all(create)
+        imports = []
+        for slug, usernames in communities.items():
+            path = self.root / f"residents-{slug}.csv"
+            with path.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["username", "email", "display_name", "password"])
+                for username in usernames:
+                    writer.writerow(
+                        [
+                            username,
+                            f"{username}@example.org",
+                            username.title(),
+                            PASSWORD,
+                        ]
+                    )
+            imports.append(self._run_async("import_residents", slug, str(path)))
+        for args, out in self._wait_all(imports):
+            if "rejected 0" not in out:
+                raise RuntimeError(f"manage.py {' '.join(args)}: {out}")
+
+    def _run_async(self, *args: str) -> tuple[tuple[str, ...], subprocess.Popen[str]]:
+        return args, self._manage_process(args)
+
+    def _wait_all(
+        self,
+        running: list[tuple[tuple[str, ...], subprocess.Popen[str]]],
+        timeout: float = 120,
+    ) -> list[tuple[tuple[str, ...], str]]:
+        outputs = []
+        for args, process in running:
+            stdout, stderr = process.communicate(timeout=timeout)
+            if process.returncode != 0:
+                raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{stderr}")
+            outputs.append((args, stdout))
+        return outputs
+
+    def suspend(self, slug: str, username: str) -> None:
+        """`manage.py suspendresident` in its own process, as an operator would."""
+        self.manage("suspendresident", slug, username)
+
+    def reactivate(self, slug: str, username: str) -> None:
+        self.manage("suspendresident", slug, username, "--reactivate")
+
+    def server(self, name: str = "daphne", **extra_env: str) -> DaphneServer:
+        """A started daphne process of this site."""
+        server = DaphneServer(
+            env=self.env(**extra_env), log_path=self.root / f"{self.unique(name)}.log"
+        )
+        server.start()
+        return server
+
+
+class DaphneServer:
+    """`python -m daphne chatsite.asgi:application` on a free port."""
+
+    def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        """The Origin a browser on this site sends."""
+        return self.base_url
+
+    def ws_url(self, slug: str) -> str:
+        return f"ws://{HOST}:{self.port}/ws/communities/{slug}/"
+
+    def start(self, timeout: float = 30.0) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    PYTHON,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    HOST,
+                    "-p",
+                    str(self.port),
+                    "chatsite.asgi:application",
+                ],
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while not self.healthy():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(
+                    f"daphne did not become healthy:\n{_tail(self.log_path)}"
+                )
+            time.sleep(0.1)
+
+    def healthy(self) -> bool:
+        """GET /healthz answers 200."""
+        try:
+            with _NO_PROXY.open(f"{self.base_url}/healthz", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop_process(self.process)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
