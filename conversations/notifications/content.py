@@ -32,11 +32,13 @@ def shows_text(preferences: Preferences, community: Community) -> bool:
 
 def safe_name(name: str, limit: int = 80) -> str:
     """A display name fit for a header or a notification title: one line, no
-    control or format characters (no CR/LF header injection, no bidi tricks)."""
+    control or format characters (no CR/LF header injection, no bidi tricks),
+    and no RFC 2047 encoded word, which a mail client would decode into
+    exactly those characters in the subject."""
     cleaned = "".join(
         " " if unicodedata.category(ch).startswith(("C", "Z")) else ch for ch in name
     )
-    cleaned = " ".join(cleaned.split())
+    cleaned = " ".join(cleaned.split()).replace("=?", "= ?")
     return cleaned[:limit] or "?"
 
 
