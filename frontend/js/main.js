@@ -78,9 +78,7 @@ const thread = new ThreadView({
 });
 
 const composer = new Composer({
-  onSend: (body) => {
-    sendMessage(body);
-  },
+  onSend: (body) => sendMessage(body),
   onTyping: () => sendTyping(),
 });
 

@@ -40,24 +40,31 @@ PHONE = {"width": 360, "height": 740}
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def chromium() -> str:
     """Debian's chromium (Playwright never downloads a browser here)."""
     require_service(
         Path(CHROMIUM).exists(),
         f"{CHROMIUM} is missing: apt-get install -y chromium",
     )
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Any]:
+    """One browser per module: Playwright's sync driver is not kept running
+    across the asyncio tests of other packages."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+            executable_path=chromium, args=CHROMIUM_ARGS
         )
         yield instance
         instance.close()
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Site:
+def site(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Site:
     """A migrated SQLite deployment with the demo community."""
     root = tmp_path_factory.mktemp("browser-site")
     deployment = Site(

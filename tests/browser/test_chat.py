@@ -129,3 +129,25 @@ def test_no_markup_from_messages(app: Any) -> None:
     send(david, text)
     expect(message_log(david).get_by_text(text)).to_be_visible()
     expect(message_log(david).locator("img, b")).to_have_count(0)
+
+
+def test_older_messages_load_when_scrolling_up(app: Any, server: DaphneServer) -> None:
+    """A long conversation opens on its latest page; scrolling up fetches more."""
+    bob = api_as(server, "bob")
+    tag = unique("page")
+    for n in range(1, 71):
+        answer = bob.post(
+            f"/api/communities/{SLUG}/messages/",
+            {"client_id": f"{tag}-{n}", "body": f"{tag} n°{n}", "to": ["carol"]},
+        )
+        assert answer.status_code == 201, answer.text
+    carol = app("carol")
+    conversation_link(carol, "bob").click()
+    log = message_log(carol)
+    expect(log).to_contain_text(f"{tag} n°70")
+    expect(log.get_by_text(f"{tag} n°1", exact=True)).to_have_count(0)
+    log.evaluate("node => { node.scrollTop = 0; }")
+    expect(log.get_by_text(f"{tag} n°1", exact=True)).to_be_visible()
+    expect(carol.get_by_text("Début de la conversation")).to_be_visible()
+    # The view stayed where the resident was reading, not at the very top.
+    assert log.evaluate("node => node.scrollTop") > 0

@@ -11,6 +11,7 @@ export class Composer {
     this.error = byId("composer-error");
     this.onSend = onSend;
     this.onTyping = onTyping;
+    this.busy = false;
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
@@ -29,15 +30,22 @@ export class Composer {
     });
   }
 
-  submit() {
+  async submit() {
     const body = this.input.value.trim();
-    if (!body) {
+    if (!body || this.busy) {
       this.input.focus();
       return;
     }
-    if (this.onSend(body) !== false) {
-      this.input.value = "";
-      this.fit();
+    this.busy = true;
+    try {
+      // false: not sent (no recipient yet, say), so the text stays.
+      const outcome = await this.onSend(body);
+      if (outcome !== false && this.input.value.trim() === body) {
+        this.input.value = "";
+        this.fit();
+      }
+    } finally {
+      this.busy = false;
     }
     this.input.focus();
   }
