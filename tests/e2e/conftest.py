@@ -1,10 +1,13 @@
 """End-to-end fixtures: real daphne processes on real databases and Redis.
 
 A site (database + environment) is prepared once per backend and session with
-`manage.py migrate`; each test module creates its own communities and
-residents with the operator commands (`world`), so modules never see each
-other's data. One daphne process per site serves the tests that need nothing
-special; tests that need a special server start their own.
+`manage.py migrate`, then populated with the operator commands: the shared
+communities ("nord", "sud") and, for each test module, the residents its
+`WORLD` names, tagged with the module's name so that no two modules share a
+resident or a conversation. Doing it in one go keeps process start-ups (and
+password hashing) to a handful per session. One daphne process per site
+serves the tests that need nothing special; tests that need a special server
+start their own.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -27,14 +31,18 @@ from tests.support.servers import (
     redis_available,
 )
 
+Spec = Mapping[str, list[str]]  # community -> residents (logical names)
+
 
 class Deployments:
     """Sites and their default servers, made on first use, removed at the end."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, specs: dict[str, Spec]) -> None:
         self.root = root
+        self.specs = specs
         self.sites: dict[str, Site] = {}
         self.servers: dict[str, DaphneServer] = {}
+        self.worlds: dict[tuple[str, str], World] = {}
         self.pg_databases: list[str] = []
         self.postgres = PostgresServer()
         self.errors: dict[str, str] = {}
@@ -61,12 +69,48 @@ class Deployments:
             url = self.postgres.url(name)
         site = Site(root=root, database_url=url, backend=backend)
         site.prepare()
+        residents: dict[str, list[str]] = {}
+        for module, spec in self.specs.items():
+            for community, names in spec.items():
+                residents.setdefault(community, []).extend(
+                    resident_name(name, module) for name in names
+                )
+        if residents:
+            site.populate(residents)
         return site
 
     def server(self, backend: str) -> DaphneServer:
         if backend not in self.servers:
             self.servers[backend] = self.site(backend).server(f"daphne-{backend}-")
         return self.servers[backend]
+
+    def world(self, backend: str, module: ModuleType, server: DaphneServer) -> World:
+        """The residents of a module's `WORLD`, as that module sees them."""
+        tag = module_tag(module)
+        key = (backend, tag)
+        if key not in self.worlds:
+            spec: Spec = module.WORLD
+            site = self.site(backend)
+            if tag not in self.specs:
+                # A module outside the collected session: populate it now.
+                self.specs[tag] = spec
+                site.populate(
+                    {
+                        c: [resident_name(n, tag) for n in names]
+                        for c, names in spec.items()
+                    }
+                )
+            self.worlds[key] = World(
+                site=site,
+                server=server,
+                slugs={community: community for community in spec},
+                users={
+                    name: resident_name(name, tag)
+                    for names in spec.values()
+                    for name in names
+                },
+            )
+        return self.worlds[key]
 
     def close(self) -> None:
         for server in self.servers.values():
@@ -75,9 +119,25 @@ class Deployments:
             self.postgres.drop_database(name)
 
 
+def module_tag(module: ModuleType) -> str:
+    return module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+
+
+def resident_name(name: str, tag: str) -> str:
+    """alice of test_delivery.py is the username alice.delivery."""
+    return f"{name}.{tag}"
+
+
 @pytest.fixture(scope="session")
-def deployments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployments]:
-    registry = Deployments(tmp_path_factory.mktemp("e2e"))
+def deployments(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployments]:
+    specs: dict[str, Spec] = {}
+    for item in request.session.items:
+        module = getattr(item, "module", None)
+        if module is not None and hasattr(module, "WORLD"):
+            specs.setdefault(module_tag(module), module.WORLD)
+    registry = Deployments(tmp_path_factory.mktemp("e2e"), specs)
     yield registry
     registry.close()
 
@@ -110,6 +170,17 @@ def sqlite_site(deployments: Deployments) -> Site:
 @pytest.fixture(scope="session")
 def sqlite_server(deployments: Deployments) -> DaphneServer:
     return deployments.server("sqlite")
+
+
+@pytest.fixture(scope="module")
+def world(
+    request: pytest.FixtureRequest,
+    deployments: Deployments,
+    site: Site,
+    server: DaphneServer,
+) -> World:
+    """The residents the test module's `WORLD` names, on this site."""
+    return deployments.world(site.backend, request.module, server)
 
 
 @pytest.fixture(scope="module")
@@ -156,26 +227,6 @@ class World:
         return HttpClient(
             (server or self.server).base_url, self.cookies(resident, fresh=fresh)
         )
-
-
-def create_world(
-    site: Site, server: DaphneServer, spec: Mapping[str, list[str]]
-) -> World:
-    """Create communities (logical name -> residents) with the operator commands."""
-    tag = site.unique("w")
-    slugs = {community: f"{community}-{tag}" for community in spec}
-    users = {
-        resident: f"{resident}_{tag}"
-        for residents in spec.values()
-        for resident in residents
-    }
-    site.populate(
-        {
-            slugs[community]: [users[r] for r in residents]
-            for community, residents in spec.items()
-        }
-    )
-    return World(site=site, server=server, slugs=slugs, users=users)
 
 
 Connect = Callable[..., Awaitable[ChatSocket]]

@@ -6,16 +6,13 @@ import pytest
 
 from tests.support.client import assert_message_object
 
-from .conftest import Connect, World, create_world
+from .conftest import Connect, World
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60, func_only=True)]
 
 
-@pytest.fixture(scope="module")
-def world(site, server) -> World:
-    return create_world(
-        site, server, {"nord": ["alice", "bob", "carol", "dave", "eve"]}
-    )
+# Residents of the shared communities, for this module only.
+WORLD = {"nord": ["alice", "bob", "carol", "dave", "eve"]}
 
 
 async def test_one_to_one_reaches_every_tab_but_the_sending_one(

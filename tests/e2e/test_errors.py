@@ -10,23 +10,18 @@ import pytest
 from tests.support.client import ChatSocket, login, open_socket
 from tests.support.servers import DaphneServer, Site
 
-from .conftest import Connect, World, create_world
+from .conftest import Connect, World
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60, func_only=True)]
 
 NOWHERE = 2**62  # a conversation id nobody has
 
 
-@pytest.fixture(scope="module")
-def world(site, server) -> World:
-    return create_world(
-        site,
-        server,
-        {
-            "nord": ["alice", "bob", "carol", "sam", "gina", "hugo", "ivan"],
-            "sud": ["zoe"],
-        },
-    )
+# Residents of the shared communities, for this module only.
+WORLD = {
+    "nord": ["alice", "bob", "carol", "sam", "gina", "hugo", "ivan"],
+    "sud": ["zoe"],
+}
 
 
 def error(code: str, client_id: str | None = None) -> dict[str, object]:

@@ -9,14 +9,13 @@ import pytest
 from tests.support.client import cookie_header, handshake_status, login
 from tests.support.servers import DaphneServer, Site
 
-from .conftest import World, create_world
+from .conftest import World
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60, func_only=True)]
 
 
-@pytest.fixture(scope="module")
-def world(site, server) -> World:
-    return create_world(site, server, {"nord": ["alice", "sam"], "sud": ["zoe"]})
+# Residents of the shared communities, for this module only.
+WORLD = {"nord": ["alice", "sam"], "sud": ["zoe"]}
 
 
 def headers(world: World, resident: str | None, origin: str | None) -> dict[str, str]:

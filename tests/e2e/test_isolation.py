@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Connect, World, create_world
+from .conftest import Connect, World
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60, func_only=True)]
 
 NOWHERE = 2**62
 
 
-@pytest.fixture(scope="module")
-def world(site, server) -> World:
-    return create_world(
-        site,
-        server,
-        {"nord": ["alice", "bob", "carol"], "sud": ["alice", "bob", "dave"]},
-    )
+# Residents of the shared communities, for this module only.
+WORLD = {"nord": ["alice", "bob", "carol"], "sud": ["alice", "bob", "dave"]}
 
 
 async def test_each_community_socket_gets_only_its_messages(

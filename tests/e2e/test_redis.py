@@ -10,9 +10,13 @@ import pytest
 from tests.support.client import ChatSocket
 from tests.support.servers import DaphneServer, RedisServer, Site
 
-from .conftest import Connect, World, create_world
+from .conftest import Connect, Deployments, World
 
-pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.timeout(90)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.redis,
+    pytest.mark.timeout(90, func_only=True),
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +35,17 @@ def redis_servers(
     second.stop()
 
 
+WORLD = {"nord": ["alice", "bob", "carol", "dave"]}
+
+
 @pytest.fixture(scope="module")
-def world(sqlite_site: Site, redis_servers: tuple[DaphneServer, DaphneServer]) -> World:
-    return create_world(
-        sqlite_site, redis_servers[0], {"nord": ["alice", "bob", "carol", "dave"]}
-    )
+def world(
+    request: pytest.FixtureRequest,
+    deployments: Deployments,
+    redis_servers: tuple[DaphneServer, DaphneServer],
+) -> World:
+    """This module's residents on the SQLite site, logging in through A."""
+    return deployments.world("sqlite", request.module, redis_servers[0])
 
 
 async def test_delivery_across_processes(

@@ -8,21 +8,16 @@ import pytest
 
 from tests.support.client import HttpClient, cookie_header, handshake_status
 
-from .conftest import Connect, World, create_world
+from .conftest import Connect, World
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60, func_only=True)]
 
 CLOSE_REVOKED = 4403
 WITHIN = 5.0  # seconds, the contract's bound
 
 
-@pytest.fixture(scope="module")
-def world(site, server) -> World:
-    return create_world(
-        site,
-        server,
-        {"nord": ["alice", "bob", "sam"], "sud": ["alice", "bob", "sam"]},
-    )
+# Residents of the shared communities, for this module only.
+WORLD = {"nord": ["alice", "bob", "sam"], "sud": ["alice", "bob", "sam"]}
 
 
 def messages_in(frames: list[dict], message_id: int) -> list[dict]:
