@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -10,6 +11,8 @@ from ..models import Message, Participant
 from .access import conversation_get_for_user
 
 PAGE_LIMIT = 200
+# Half of daphne's 1 MiB frame cap: a sync.batch always fits in one frame.
+SYNC_BATCH_MAX_BYTES = 512 * 1024
 
 
 def participants_by_conversation(
@@ -81,7 +84,16 @@ def messages_after(
         .order_by("id")[: limit + 1]
     )
     more = len(rows) > limit
-    return message_objects(rows[:limit], community_slug=community_slug), more
+    messages = message_objects(rows[:limit], community_slug=community_slug)
+    # 200 long messages of 4-byte characters would exceed what daphne sends
+    # in one frame (1 MiB): the batch would fail and the client never catch
+    # up. Cut it by size instead; `more` tells the client to ask again.
+    size = 0
+    for index, message in enumerate(messages):
+        size += len(json.dumps(message, ensure_ascii=False).encode())
+        if size > SYNC_BATCH_MAX_BYTES and index > 0:
+            return messages[:index], True
+    return messages, more
 
 
 def messages_in_conversation_after(

@@ -445,3 +445,31 @@ async def test_memory_is_flat_over_ten_thousand_bad_frames(
         rss_growth_kib=after - before,
         seconds=round(time.monotonic() - started, 1),
     )
+
+
+async def test_sync_of_maximal_messages_fits_daphnes_frame_cap(
+    hood: Hood, sqlite_server: DaphneServer, sockets: list[ChatSocket]
+) -> None:
+    """120 messages of 5,000 four-byte characters (2.4 MB): sync answers in
+    batches that each fit daphne's 1 MiB frame, and replays all of them."""
+    http = HttpClient(sqlite_server.base_url, hood.cookies("dan", sqlite_server))
+    body = "🏡" * 5000
+    ids = []
+    for i in range(120):
+        answer = http.post(
+            f"/api/communities/{hood.slug}/messages/",
+            {"client_id": f"max-{i}", "body": body, "to": [hood.user("eve")]},
+        )
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["id"])
+    eve = await tab(hood, "eve", sqlite_server, sockets)
+    messages, batches = await eve.sync_all(after=ids[0] - 1, timeout=30)
+    assert [m["id"] for m in messages if m["client_id"].startswith("max-")] == ids
+    sizes = [len(json.dumps(b, ensure_ascii=False).encode()) for b in batches]
+    assert max(sizes) < 1024 * 1024
+    record(
+        "sync_large_messages",
+        messages=len(ids),
+        batches=len(batches),
+        largest_batch_bytes=max(sizes),
+    )
