@@ -42,6 +42,7 @@ class Tab:
     live_at: dict[int, float] = field(default_factory=dict)
     synced: list[int] = field(default_factory=list)  # ids replayed by sync
     acked: dict[str, int] = field(default_factory=dict)  # client_id -> id
+    sent_at: dict[str, float] = field(default_factory=dict)  # first attempt
     ack_latency: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     closes: list[int] = field(default_factory=list)
@@ -141,6 +142,7 @@ class Tab:
         """Send until acked: reconnect and resend after a lost socket; retry
         after an `unavailable` error. Returns the ack."""
         started = time.monotonic()
+        self.sent_at.setdefault(client_id, started)
         while True:
             try:
                 frame = await self.request(

@@ -22,7 +22,7 @@ from tests.support.client import HttpClient, open_socket
 from tests.support.servers import DaphneServer, RedisServer, Site
 
 from .conftest import Hood, make_hood, postgres_site
-from .figures import ms, record
+from .figures import ms, percentile, record
 from .load import Tab, run_senders, verify
 from .pgcluster import PrivatePostgres
 from .wire import masked_text_frame
@@ -368,3 +368,122 @@ async def test_client_dropping_before_its_ack(
         stored_after_resend=len(mine),
         duplicated=len(mine) - len({m["client_id"] for m in mine}),
     )
+
+
+def delivery_latencies(
+    senders: list[Tab], receivers: list[Tab], tag: str
+) -> list[float]:
+    """Send-to-arrival times of the tagged messages at the receivers."""
+    sent = {
+        mid: tab.sent_at[cid]
+        for tab in senders
+        for cid, mid in tab.acked.items()
+        if cid.startswith(f"{tag}-")
+    }
+    return [
+        tab.live_at[mid] - at
+        for tab in receivers
+        for mid, at in sent.items()
+        if mid in tab.live_at
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+async def test_a_client_that_stops_reading(sqlite_site: Site) -> None:
+    """A participant's client stops reading while the others exchange a
+    burst of large messages: the others' p99 delivery latency stays within
+    3x of the same burst without it, and the server's memory is given back
+    once daphne drops the dead reader (keepalive ping unanswered)."""
+    from websockets.asyncio.client import connect
+
+    from tests.support.client import cookie_header
+
+    from .wire import rss_kib
+
+    server = sqlite_site.server("daphne-slow-")
+    names = ["s1", "s2", "s3", "f1", "f2", "f3", "slow"]
+    try:
+        hood = make_hood(sqlite_site, names, "slow")
+        tabs = [Tab(name=n, hood=hood, servers=lambda: [server]) for n in names[:-1]]
+        for tab in tabs:
+            await tab.open()
+        first = tabs[0]
+        client_id = "slow-start"
+        ack = await first.request(
+            {
+                "type": "message.send",
+                "client_id": client_id,
+                "body": "go",
+                "to": [hood.user(n) for n in names[1:]],
+            },
+            client_id,
+        )
+        conversation = ack["message"]["conversation"]
+        senders, receivers = tabs[:3], tabs[3:]
+        body = "é" * 4000
+
+        async def burst(tag: str) -> list[float]:
+            async def one(tab: Tab) -> None:
+                for i in range(120):
+                    await tab.send(f"{tag}-{tab.name}-{i}", f"{i} {body}", conversation)
+
+            await asyncio.gather(*(one(tab) for tab in senders))
+            await asyncio.sleep(1.0)
+            return delivery_latencies(senders, receivers, tag)
+
+        baseline = await burst("base")
+        rss_before = rss_kib(server)
+        # The slow client: reads nothing, so TCP pushes back and daphne buffers.
+        slow = await connect(
+            server.ws_url(hood.slug),
+            additional_headers={
+                "Cookie": cookie_header(hood.cookies("slow", server)),
+                "Origin": server.origin,
+            },
+            proxy=None,
+            max_queue=1,
+            ping_interval=None,
+        )
+        slow.transport.pause_reading()
+        loaded = await burst("withslow")
+        rss_peak = rss_kib(server)
+        # daphne pings after 20 s idle and drops the socket 30 s later.
+        started = time.monotonic()
+        dropped_after = None
+        while time.monotonic() - started < 75:
+            await asyncio.sleep(2)
+            if not [
+                line
+                for line in Path("/proc/net/tcp").read_text().splitlines()
+                if f":{slow.local_address[1]:04X} " in line and line.split()[3] == "01"
+            ]:
+                dropped_after = time.monotonic() - started
+                break
+        rss_after = rss_kib(server)
+        slow.transport.abort()
+        outcome = await verify(tabs, "withslow")
+        base_p99 = percentile(baseline, 0.99)
+        loaded_p99 = percentile(loaded, 0.99)
+        figures = {
+            "messages_per_burst": 360,
+            "body_chars": 4000,
+            "p99_without_slow_ms": ms(base_p99),
+            "p99_with_slow_ms": ms(loaded_p99),
+            "p99_ratio": round(loaded_p99 / base_p99, 2) if base_p99 else None,
+            "rss_before_kib": rss_before,
+            "rss_peak_kib": rss_peak,
+            "rss_after_drop_kib": rss_after,
+            "slow_socket_dropped_after_s": round(dropped_after, 1)
+            if dropped_after is not None
+            else None,
+            "others_unreached": outcome.unreached,
+        }
+        for tab in tabs:
+            await tab.close()
+        record("slow_reader", **figures)
+        outcome.assert_nothing_lost()
+        assert loaded_p99 < 3 * base_p99 + 0.05, figures
+        assert dropped_after is not None, figures
+    finally:
+        server.stop()
