@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
 from collections import deque
 from typing import Any
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -328,7 +330,12 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_REVOKED)
 
     async def send_json(self, content: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(content, ensure_ascii=False))
+        # The client may have left while we answered (daphne raises
+        # Disconnected, the ASGI spec an OSError). Escaping, that would kill
+        # the consumer before disconnect() ran: the socket would stay in the
+        # registry and count as present, silencing the resident's notifications.
+        with contextlib.suppress(Disconnected, OSError):
+            await self.send(text_data=json.dumps(content, ensure_ascii=False))
 
     async def send_error(self, code: str, detail: str, client_id: str | None) -> None:
         frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}

@@ -473,3 +473,28 @@ async def test_sync_of_maximal_messages_fits_daphnes_frame_cap(
         batches=len(batches),
         largest_batch_bytes=max(sizes),
     )
+
+
+async def test_client_leaving_while_answered_leaves_no_error(
+    hood: Hood, sqlite_server: DaphneServer
+) -> None:
+    """Clients that send a few frames and close before the answers: the
+    server logs no exception (a consumer dying there would skip its
+    cleanup and leave the socket counted as present)."""
+    log_before = len(sqlite_server.log())
+    for _ in range(40):
+        socket = await open_socket(
+            sqlite_server.ws_url(hood.slug),
+            hood.cookies("bob", sqlite_server),
+            origin=sqlite_server.origin,
+        )
+        # A sync takes the database's time: the close handshake starts
+        # meanwhile, and the answers meet a closing connection.
+        for _ in range(5):
+            await socket.send_raw('{"type": "sync", "after": 0}')
+            await socket.send_raw('{"type": "x"}')
+        await socket.close()
+    await asyncio.sleep(1.0)
+    new_log = sqlite_server.log()[log_before:]
+    assert "Exception inside application" not in new_log
+    assert "Traceback" not in new_log
