@@ -32,6 +32,12 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:32]}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
+def heartbeat_interval() -> float:
+    """Beat well within NOTIFY_WORKER_STALE_SECONDS: a live worker whose last
+    beat looks stale would have its running task taken over and sent twice."""
+    return min(HEARTBEAT_SECONDS, settings.NOTIFY_WORKER_STALE_SECONDS / 3)
+
+
 def heartbeat(worker_id: str) -> None:
     WorkerHeartbeat.objects.update_or_create(
         worker_id=worker_id, defaults={"seen_at": timezone.now()}
@@ -78,7 +84,7 @@ class _Liveness(threading.Thread):
                 requeue_orphaned_tasks()
             except Exception as error:
                 logger.warning("worker heartbeat failed: %r", error)
-            self.stopping.wait(HEARTBEAT_SECONDS)
+            self.stopping.wait(heartbeat_interval())
         connection.close()
 
 

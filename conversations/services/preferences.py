@@ -38,10 +38,12 @@ def preferences_update(*, user: User, changes: dict[str, object]) -> dict[str, o
 
 
 def preferences_unsubscribe(*, user_id: int) -> None:
-    """One-click unsubscribe: email off, for every community of the resident."""
-    NotificationPreference.objects.update_or_create(
-        user_id=user_id, defaults={"email": False}
-    )
+    """One-click unsubscribe: email off, for every community of the resident
+    (nothing to do for an account deleted since the email went out)."""
+    if User.objects.filter(pk=user_id).exists():
+        NotificationPreference.objects.update_or_create(
+            user_id=user_id, defaults={"email": False}
+        )
 
 
 def push_subscription_save(*, user: User, endpoint: object, keys: object) -> None:

@@ -1,0 +1,167 @@
+"""Web Push, end to end, against a local push service that verifies the VAPID
+signature against GET /api/push/key/ and decrypts the body as a browser would
+(the deployment runs with PUSH_ALLOW_PRIVATE_ENDPOINTS=1)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+
+from .conftest import SITE_URL, Deployment
+from .doubles import PushService
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
+
+PUSH_WITHIN = 5.0  # the contract: within 5 s of the commit
+MARGIN = 2.0  # after a control push, how long a wrong push would still take
+
+
+@pytest.fixture
+def push(deployment: Deployment, push_service: PushService) -> PushService:
+    """The push service, trusting the key this deployment publishes."""
+    push_service.server_key = deployment.push_key()
+    return push_service
+
+
+def test_offline_recipient_gets_a_signed_encrypted_push_within_5s(
+    deployment: Deployment, push: PushService
+) -> None:
+    """A push arrives within 5 s of the commit, signed with the server's
+    VAPID key, decrypting to JSON with title, conversation, url and the text,
+    under 4 KiB, with TTL, Urgency and Topic headers."""
+    world = deployment.world({"q": ["alice", "bob"]})
+    browser = world.subscribe("bob")
+    message = world.send("alice", ["bob"], "Le colis est arrivé", "q")
+    committed = time.monotonic()
+    (received,) = push.wait_for(browser, timeout=PUSH_WITHIN)
+    assert received.received_at - committed < PUSH_WITHIN
+    assert received.vapid_error is None, received.vapid_error
+    assert received.claims["sub"].startswith(("mailto:", "https:"))
+    assert received.decrypt_error is None, received.decrypt_error
+    payload = received.payload
+    assert payload is not None
+    assert world.users["alice"].title() in payload["title"]
+    assert payload["conversation"] == message["conversation"]
+    assert payload["url"].startswith(f"{SITE_URL}/")
+    assert f"conversation={message['conversation']}" in payload["url"]
+    assert payload["body"] == "Le colis est arrivé"
+    assert received.body_size < 4096
+    assert received.headers["content-encoding"] == "aes128gcm"
+    assert int(received.headers["ttl"]) > 0
+    assert received.headers["urgency"] in ("very-low", "low", "normal", "high")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,32}", received.headers["topic"])
+
+
+def test_push_carries_no_text_when_the_resident_refuses_it(
+    deployment: Deployment, push: PushService
+) -> None:
+    """email_include_text false applies to pushes: no body, no text."""
+    world = deployment.world({"q": ["alice", "bob"]})
+    world.preferences("bob", email_include_text=False)
+    browser = world.subscribe("bob")
+    world.send("alice", ["bob"], "Code 4821", "q")
+    (received,) = push.wait_for(browser, timeout=PUSH_WITHIN)
+    assert received.payload is not None
+    assert "body" not in received.payload
+    assert "4821" not in str(received.payload)
+
+
+async def test_online_recipient_gets_no_push(
+    deployment: Deployment, push: PushService, connect: Any
+) -> None:
+    """A recipient with a socket open gets the message live, not a push."""
+    world = deployment.world({"q": ["alice", "bob", "carol"]})
+    bob_browser = world.subscribe("bob")
+    carol_browser = world.subscribe("carol")
+    await connect(world, "bob", "q")
+    world.send("alice", ["bob", "carol"], "Qui vient ?", "q")
+    push.wait_for(carol_browser, timeout=PUSH_WITHIN)
+    time.sleep(MARGIN)
+    assert push.received(bob_browser) == []
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_gone_subscription_is_deleted(
+    deployment: Deployment, push: PushService, status: int
+) -> None:
+    """A push service answering 404 or 410: the subscription is deleted and
+    a later message pushes nothing to it (the resident's other browser still
+    gets both)."""
+    world = deployment.world({"q": ["alice", "bob"]})
+    gone = world.subscribe("bob", "gone")
+    other = world.subscribe("bob", "other")
+    push.script(gone, [status])
+    world.send("alice", ["bob"], "Premier", "q")
+    push.wait_for(other, timeout=PUSH_WITHIN)
+    push.wait_for(gone, status=status, timeout=PUSH_WITHIN)
+    world.send("alice", ["bob"], "Second", "q")
+    push.wait_for(other, 2, timeout=PUSH_WITHIN)
+    time.sleep(MARGIN)
+    assert len(push.received(gone)) == 1
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_throttled_or_failing_push_is_retried_and_delivered_once(
+    deployment: Deployment, push: PushService, status: int
+) -> None:
+    """429 (Retry-After: 1) or 500: the push is retried later and delivered
+    exactly once; the browser that accepted at once gets no second copy."""
+    world = deployment.world({"q": ["alice", "bob"]})
+    flaky = world.subscribe("bob", "flaky")
+    steady = world.subscribe("bob", "steady")
+    push.script(flaky, [status])
+    world.send("alice", ["bob"], "Tu peux arroser ?", "q")
+    (refused,) = push.wait_for(flaky, status=status, timeout=PUSH_WITHIN)
+    (delivered,) = push.wait_for(flaky, timeout=15)
+    assert delivered.received_at - refused.received_at >= 0.9
+    assert delivered.payload == refused.payload
+    time.sleep(MARGIN + 1)
+    assert len(push.received(flaky, 201)) == 1
+    assert len(push.received(steady)) == 1
+
+
+def test_delete_forgets_a_subscription_and_answers_204_for_unknown_ones(
+    deployment: Deployment, push: PushService
+) -> None:
+    """DELETE /api/push/subscriptions/ answers 204, also for an endpoint it
+    never saw; a deleted subscription gets no more pushes."""
+    world = deployment.world({"q": ["alice", "bob"]})
+    removed = world.subscribe("bob", "removed")
+    kept = world.subscribe("bob", "kept")
+    http = world.http("bob")
+    unknown = {"endpoint": f"http://127.0.0.1:{push.port}/push/never-posted"}
+    assert http.delete("/api/push/subscriptions/", unknown).status_code == 204
+    endpoint = f"http://127.0.0.1:{push.port}/push/{removed}"
+    answer = http.delete("/api/push/subscriptions/", {"endpoint": endpoint})
+    assert answer.status_code == 204
+    world.send("alice", ["bob"], "Tu es là ?", "q")
+    push.wait_for(kept, timeout=PUSH_WITHIN)
+    time.sleep(MARGIN)
+    assert push.received(removed) == []
+
+
+def test_reposting_an_endpoint_as_another_resident_moves_it(
+    deployment: Deployment, push: PushService
+) -> None:
+    """A browser's endpoint belongs to the last resident who posted it: after
+    carol posts bob's endpoint, bob's messages no longer reach it, carol's do."""
+    world = deployment.world({"q": ["alice", "bob", "carol"]})
+    shared, subscription = push.subscribe("shared")
+    assert (
+        world.http("bob").post("/api/push/subscriptions/", subscription).status_code
+        == 201
+    )
+    bob_other = world.subscribe("bob", "bob-other")
+    answer = world.http("carol").post("/api/push/subscriptions/", subscription)
+    assert answer.status_code == 201
+    world.send("alice", ["bob"], "Pour Bob", "q")
+    push.wait_for(bob_other, timeout=PUSH_WITHIN)
+    time.sleep(MARGIN)
+    assert push.received(shared) == []
+    world.send("alice", ["carol"], "Pour Carol", "q")
+    (received,) = push.wait_for(shared, timeout=PUSH_WITHIN)
+    assert received.payload is not None
+    assert received.payload["body"] == "Pour Carol"
