@@ -9,6 +9,8 @@ workers never pick up another test's jobs.
 from __future__ import annotations
 
 import itertools
+import os
+import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -17,8 +19,9 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import require_service
 from tests.support.client import ChatSocket, HttpClient, login, open_socket
-from tests.support.servers import DaphneServer, Site
+from tests.support.servers import DaphneServer, PostgresServer, Site
 
 from .doubles import PushService, SmtpServer, WorkerProcess
 
@@ -66,20 +69,24 @@ class Deployment:
         smtp_url: str,
         push: PushService,
         redis_url: str = "",
+        database_url: str = "",
     ) -> None:
         self.root = root
         root.mkdir(parents=True)
-        for suffix in ("", "-wal", "-shm"):
-            source = template.root / f"db.sqlite3{suffix}"
-            if source.exists():
-                shutil.copy(source, root / source.name)
-        (root / "static").symlink_to(template.root / "static")
+        if not database_url:
+            for suffix in ("", "-wal", "-shm"):
+                source = template.root / f"db.sqlite3{suffix}"
+                if source.exists():
+                    shutil.copy(source, root / source.name)
+            (root / "static").symlink_to(template.root / "static")
         self.site = Site(
             root=root,
-            database_url=f"sqlite:///{root / 'db.sqlite3'}",
-            backend="sqlite",
+            database_url=database_url or f"sqlite:///{root / 'db.sqlite3'}",
+            backend="postgres" if database_url else "sqlite",
             redis_url=redis_url,
         )
+        if database_url:
+            self.site.prepare()
         self.smtp_url = smtp_url
         self.push = push
         self.servers: list[DaphneServer] = []
@@ -239,16 +246,30 @@ def deployment(
 def new_deployment(
     template_site: Site, tmp_path: Path, push_service: PushService
 ) -> Iterator[Any]:
-    """Make deployments of one test, with no worker yet; closed after it."""
-    made: list[Deployment] = []
+    """Make deployments of one test, with no worker yet; closed after it.
 
-    def make(smtp_url: str, redis_url: str = "") -> Deployment:
+    backend="postgres" makes a new database on the machine's PostgreSQL.
+    """
+    made: list[Deployment] = []
+    postgres = PostgresServer()
+    databases: list[str] = []
+
+    def make(smtp_url: str, redis_url: str = "", backend: str = "sqlite") -> Deployment:
+        database_url = ""
+        if backend == "postgres":
+            available, why = postgres.available()
+            require_service(available, f"PostgreSQL at 127.0.0.1:5432: {why}")
+            name = f"voisins_notify_{os.getpid()}_{secrets.token_hex(4)}"
+            postgres.create_database(name)
+            databases.append(name)
+            database_url = postgres.url(name)
         deployment = Deployment(
             template_site,
             tmp_path / f"site{len(made)}",
             smtp_url,
             push_service,
             redis_url,
+            database_url,
         )
         made.append(deployment)
         return deployment
@@ -256,6 +277,8 @@ def new_deployment(
     yield make
     for deployment in made:
         deployment.close()
+    for name in databases:
+        postgres.drop_database(name)
 
 
 @pytest.fixture

@@ -124,14 +124,17 @@ def test_smtp_that_never_answers_times_out_then_a_working_one_sends(
         working.stop()
 
 
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_several_workers_never_send_a_batch_twice(
-    new_deployment: Any, smtp_server: SmtpServer
+    new_deployment: Any, smtp_server: SmtpServer, backend: str
 ) -> None:
     """Three workers on one queue, with SMTP slow enough that each send
     outlasts NOTIFY_WORKER_STALE_SECONDS: a live worker's task is never taken
     over, and each batch is sent (even attempted) exactly once."""
     smtp_server.delay_data(STALE_SECONDS + 6)
-    deployment: Deployment = new_deployment(smtp_server.url)
+    deployment: Deployment = new_deployment(smtp_server.url, backend=backend)
     for _ in range(3):
         deployment.start_worker(EMAIL_TIMEOUT="30")
     recipients = ["bob", "carol"]
