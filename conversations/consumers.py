@@ -26,8 +26,10 @@ from .ratelimit import TokenBucket
 from .selectors.access import membership_get_active
 from .selectors.conversations import conversation_participant_ids
 from .selectors.messages import messages_after, messages_in_conversation_after
+from .send_queue import send_queue
 from .services.access import session_hash
-from .services.messages import message_mark_read, message_send
+from .services.messages import message_mark_read
+from .services.sending import SendRequest
 from .sockets import local_sockets, now_timestamp, revocation_covers
 
 logger = logging.getLogger(__name__)
@@ -178,11 +180,8 @@ class CommunityConsumer(AsyncWebsocketConsumer):
                 "Too many messages; slow down.", client_id=command.client_id
             )
         try:
-            result = await database_sync_to_async(message_send)(
-                sender=self.user,
-                community=self.community,
-                command=command,
-                origin_channel=self.channel_name,
+            result = await send_queue.submit(
+                SendRequest(self.user, self.community, command, self.channel_name)
             )
         except ChatError as error:
             # Every error that answers a send names it, whichever check raised
@@ -264,28 +263,42 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         """Deliver a committed message, in conversation order, once."""
         if self.revoked or event.get("origin") == self.channel_name:
             return
-        message = event["message"]
-        conversation = message["conversation"]
+        conversation = event["conversation"]
         decision = self.tracker.on_event(
-            conversation, message["id"], event.get("previous_id", 0)
+            conversation, event["id"], event.get("previous_id", 0)
         )
         match decision:
             case Skip():
                 return
             case Deliver():
-                await self.deliver(message)
+                await self.deliver_frame(
+                    event["frame"], conversation, event["id"], event["sender"]
+                )
             case Fill():
                 try:
                     await self.fill_gap(conversation, decision)
                 except DatabaseError:
                     # Deliver what we have; the client's next sync fills the gap.
-                    await self.deliver(message)
+                    await self.deliver_frame(
+                        event["frame"], conversation, event["id"], event["sender"]
+                    )
 
     async def deliver(self, message: events.MessageObject) -> None:
-        await self.send_json({"type": "message.new", "message": message})
-        self.tracker.delivered(message["conversation"], message["id"])
-        if message["sender"] != self.user.username:
-            self.recent.append((time.monotonic(), message["id"]))
+        frame = json.dumps(
+            {"type": "message.new", "message": message}, ensure_ascii=False
+        )
+        await self.deliver_frame(
+            frame, message["conversation"], message["id"], message["sender"]
+        )
+
+    async def deliver_frame(
+        self, frame: str, conversation: int, message_id: int, sender: str
+    ) -> None:
+        """Send a serialized message.new and remember what this socket holds."""
+        await self.send(text_data=frame)
+        self.tracker.delivered(conversation, message_id)
+        if sender != self.user.username:
+            self.recent.append((time.monotonic(), message_id))
 
     async def receipt(self, event: dict[str, Any]) -> None:
         """Someone read a conversation this resident takes part in."""

@@ -82,3 +82,28 @@ async def group_send_many(groups: list[str], event: dict[str, Any]) -> None:
     if layer is None:
         return
     await asyncio.gather(*(layer.group_send(group, event) for group in groups))
+
+
+async def fan_out(fan_outs: Iterable[Any]) -> None:
+    """Send committed events (each with `.groups` and `.event`), in order.
+
+    Within one event the groups are sent to concurrently; events go one after
+    the other so that a resident sees a conversation's messages in order.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for item in fan_outs:
+        try:
+            await asyncio.gather(
+                *(layer.group_send(group, item.event) for group in item.groups)
+            )
+        except Exception as error:
+            # Committed and acked: the recipients' `sync` fills the gap.
+            logger.warning("fan-out to %d groups failed: %r", len(item.groups), error)
+
+
+def fan_out_sync(fan_outs: list[Any]) -> None:
+    """`fan_out` from synchronous code (HTTP views, commands, tests)."""
+    if fan_outs:
+        async_to_sync(fan_out)(fan_outs)

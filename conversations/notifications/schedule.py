@@ -9,6 +9,7 @@ message's own transaction: no committed message can miss its notification.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -21,25 +22,35 @@ from ..presence import ACTIVE, PresenceUnavailable, get_presence
 logger = logging.getLogger(__name__)
 
 
-def notifications_schedule(
-    *, message: Message, recipient_ids: list[int], community_id: int
-) -> list[int]:
-    """Queue notifications for the recipients who are offline or away.
+def notifications_schedule_many(
+    entries: list[tuple[Message, list[int], int]],
+) -> None:
+    """Queue notifications for the recipients who are offline or away, for
+    each (message, recipient ids, community id).
 
-    Must run inside the transaction that stores the message. Returns the ids
-    of the residents who will be notified.
+    Must run inside the transaction that stores the messages.
     """
-    try:
-        states = get_presence().states(recipient_ids, community_id)
-    except PresenceUnavailable as error:
-        # Unknown presence: notify. The send-time re-check drops whatever
-        # was read meanwhile, so an online resident gets nothing in practice.
-        logger.warning("presence unavailable, notifying all recipients: %s", error)
-        states = {}
-    targets = sorted(uid for uid in recipient_ids if states.get(uid) != ACTIVE)
+    by_community: dict[int, set[int]] = defaultdict(set)
+    for _, recipient_ids, community_id in entries:
+        by_community[community_id].update(recipient_ids)
+    presence = get_presence()
+    active: set[tuple[int, int]] = set()
+    for community_id, community_recipients in by_community.items():
+        try:
+            states = presence.states(community_recipients, community_id)
+        except PresenceUnavailable as error:
+            # Unknown presence: notify. The send-time re-check drops whatever
+            # was read meanwhile, so an online resident gets nothing.
+            logger.warning("presence unavailable, notifying everyone: %s", error)
+            states = {}
+        active.update((community_id, uid) for uid, s in states.items() if s == ACTIVE)
+    targets = [
+        (message, [uid for uid in recipient_ids if (community_id, uid) not in active])
+        for message, recipient_ids, community_id in entries
+    ]
+    targets = [(message, ids) for message, ids in targets if ids]
     if targets:
-        _outbox_add(message=message, recipient_ids=targets)
-    return targets
+        _outbox_add_many(targets)
 
 
 def notifications_schedule_missed(
@@ -60,28 +71,30 @@ def notifications_schedule_missed(
             ).exclude(sender_id=user_id)
             if m.conversation_id in marks and m.pk > marks[m.conversation_id]
         ]
-        for message in unread:
-            _outbox_add(message=message, recipient_ids=[user_id])
+        if unread:
+            _outbox_add_many([(message, [user_id]) for message in unread])
 
 
-def _outbox_add(*, message: Message, recipient_ids: list[int]) -> None:
-    """Outbox rows for one message, in a constant number of queries (plus one
-    task row per newly opened batch and per recipient with a browser push)."""
+def _outbox_add_many(targets: list[tuple[Message, list[int]]]) -> None:
+    """Outbox rows for (message, recipients) pairs, in a constant number of
+    queries (plus one task row per newly opened batch and per recipient with
+    a browser push)."""
     from . import tasks
 
     now = timezone.now()
+    everyone = sorted({uid for _, ids in targets for uid in ids})
     if connection.features.has_select_for_update:
         # Lock the recipients (in id order, so concurrent sends cannot
         # deadlock) so that sends in two communities share one open batch.
         # SQLite needs nothing: its IMMEDIATE transactions already serialize.
         list(
             User.objects.select_for_update()
-            .filter(pk__in=recipient_ids)
+            .filter(pk__in=everyone)
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-    batches = _open_batches(recipient_ids, now)
-    missing = [uid for uid in recipient_ids if uid not in batches]
+    batches = _open_batches(everyone, now)
+    missing = [uid for uid in everyone if uid not in batches]
     if missing:
         due_at = now + timedelta(seconds=settings.NOTIFY_EMAIL_DELAY_SECONDS)
         created = EmailBatch.objects.bulk_create(
@@ -95,15 +108,19 @@ def _outbox_add(*, message: Message, recipient_ids: list[int]) -> None:
             PendingNotification(
                 recipient_id=uid, message=message, batch=batches[uid], created_at=now
             )
-            for uid in recipient_ids
+            for message, ids in targets
+            for uid in ids
         ),
         ignore_conflicts=True,  # notified once per (recipient, message)
     )
-    with_push = User.objects.filter(
-        pk__in=recipient_ids, push_subscriptions__isnull=False
-    ).values_list("pk", flat=True)
-    for recipient_id in sorted(set(with_push)):
-        tasks.send_push.enqueue(recipient_id, message.pk)
+    with_push = set(
+        User.objects.filter(
+            pk__in=everyone, push_subscriptions__isnull=False
+        ).values_list("pk", flat=True)
+    )
+    for message, ids in targets:
+        for recipient_id in sorted(with_push.intersection(ids)):
+            tasks.send_push.enqueue(recipient_id, message.pk)
 
 
 def _open_batches(recipient_ids: list[int], now: datetime) -> dict[int, EmailBatch]:

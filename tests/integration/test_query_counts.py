@@ -14,6 +14,7 @@ from conversations.protocol import SendMessage
 from conversations.selectors.conversations import conversation_list_for_user
 from conversations.selectors.messages import messages_after, messages_before
 from conversations.services.messages import message_send
+from conversations.services.sending import SendRequest, SendResult, message_send_many
 
 from .conftest import Send
 
@@ -123,10 +124,11 @@ def test_message_send_resend_query_count(
     crowd: list[User],
     community: Community,
 ) -> None:
-    """A resend of a known client_id answers in a few reads."""
+    """A resend of a known client_id answers in two reads (inside the send
+    transaction, so BEGIN and COMMIT count too)."""
     send(alice, to=[u.username for u in crowd], client_id="q-3")
     command = SendMessage(client_id="q-3", body="x", to=("bob",), conversation=None)
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(4):
         result = message_send(sender=alice, community=community, command=command)
     assert not result.created
 
@@ -178,3 +180,38 @@ def test_conversation_list_query_count(
     assert len(listing) == 12
     assert all(c["last_message"] is not None for c in listing)
     assert all(c["unread"] == 1 for c in listing)
+
+
+def test_batch_of_sends_costs_the_queries_of_one(
+    django_assert_max_num_queries: AssertMaxQueries,
+    send: Send,
+    alice: User,
+    crowd: list[User],
+    community: Community,
+) -> None:
+    """Group commit: twenty sends into four existing conversations, stored in
+    one batch, cost no more queries than a single send (one UPDATE of each
+    conversation's last message aside)."""
+    conversations = [
+        send(alice, to=[u.username for u in crowd[i : i + 3]]).message["conversation"]
+        for i in range(0, 12, 3)
+    ]
+    requests = [
+        SendRequest(
+            alice,
+            community,
+            SendMessage(
+                client_id=f"batch-{n}",
+                body="En lot",
+                to=None,
+                conversation=conversations[n % 4],
+            ),
+        )
+        for n in range(20)
+    ]
+    with django_assert_max_num_queries(16 + 3):
+        outcomes, fan_outs = message_send_many(requests)
+    assert all(isinstance(o, SendResult) and o.created for o in outcomes)
+    assert len(fan_outs) == 20
+    ids = [o.message["id"] for o in outcomes if isinstance(o, SendResult)]
+    assert ids == sorted(ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -361,7 +362,8 @@ def test_fan_out_reaches_exactly_the_participants_after_commit(
     for name in ("alice", "bob"):
         event = async_to_sync(layer.receive)(channels[name])
         assert event["type"] == "message.new"
-        assert event["message"] == result.message
+        frame = json.loads(event["frame"])
+        assert frame == {"type": "message.new", "message": result.message}
     assert not has_pending(layer, channels["mallory"])
     async_to_sync(layer.flush)()
 
