@@ -50,6 +50,16 @@ format: $(STAMP)
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache
 
+## Load benchmark: the project against the Channels tutorial design and a bare
+## websockets relay (bench/README.md). BENCH_QUICK=1: about 3 minutes;
+## BENCH_IDLE_SOCKETS=5000 for the issue's idle-socket target; BENCH_REV=HEAD
+## measures a commit instead of a snapshot of the working tree.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(if $(filter 1,$(BENCH_QUICK)),--quick) \
+		$(if $(BENCH_IDLE_SOCKETS),--idle-sockets $(BENCH_IDLE_SOCKETS)) \
+		$(if $(BENCH_REV),--rev $(BENCH_REV))
+
 ## Fault, abuse and security scenarios, slow ones included (about 5 minutes);
 ## then rewrite the figures section of docs/reliability.md.
 .PHONY: reliability

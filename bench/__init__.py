@@ -1,0 +1,1 @@
+"""Load generator, reference servers and recorded figures (see README.md)."""
