@@ -10,6 +10,7 @@ from collections import deque
 from typing import Any
 
 from autobahn.exception import Disconnected
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -43,6 +44,19 @@ class CommunityConsumer(AsyncWebsocketConsumer):
 
     user: User
     community: Community
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Call the handler for a message type, without Channels' extra hop.
+
+        Channels runs close_old_connections in the database thread before
+        every event; here each database call already goes through
+        database_sync_to_async, which does it, and most events (message.new
+        to N sockets) touch no database at all.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         """Accept only an active member, on a session, from an allowed Origin."""

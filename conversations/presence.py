@@ -148,6 +148,10 @@ class RedisPresence:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             try:
+                # A missing process key means Redis restarted (it keeps
+                # nothing on disk) or we were away too long: write everything.
+                if not await self._async.exists(self._process_key(self.process_id)):
+                    self._dirty = True
                 async with self._async.pipeline(transaction=False) as pipe:
                     pipe.set(
                         self._process_key(self.process_id), "1", ex=PROCESS_TTL_SECONDS
