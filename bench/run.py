@@ -37,6 +37,7 @@ from bench.servers import (
     ServerProcess,
     clean_env,
     daphne,
+    redis_available,
     run_checked,
     snapshot_sources,
     source_fingerprint,
@@ -352,7 +353,7 @@ def run_config(
 
 
 def redis_postgres(plan: Plan, workdir: Path) -> dict[str, Any]:
-    if not RedisServer.available():
+    if not redis_available():
         return {"skipped": "redis-server is not installed"}
     postgres = PostgresServer()
     ok, reason = postgres.available()

@@ -11,14 +11,23 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+
+# The test harness already manages private Redis servers and PostgreSQL
+# databases; the bench reuses it rather than keeping a second copy.
+from tests.support.servers import (  # noqa: F401 (re-exported to bench.run)
+    PostgresServer,
+    RedisServer,
+    free_port,
+    redis_available,
+    wait_until,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -101,21 +110,6 @@ _SERVER_VARIABLES = (
 )
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
-
-
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SERVER_VARIABLES}
     env["PYTHONPATH"] = str(_source_root)
@@ -182,109 +176,6 @@ def run_checked(
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, args))} failed:\n{done.stderr[-3000:]}")
     return done.stdout
-
-
-class RedisServer:
-    """A private redis-server on a free port, with no persistence."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.log_path = workdir / f"redis-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @staticmethod
-    def available() -> bool:
-        return shutil.which("redis-server") is not None
-
-    @property
-    def url(self) -> str:
-        return f"redis://{HOST}:{self.port}/0"
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    "redis-server",
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    HOST,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(self.workdir),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_until(self.ping, timeout=10, what=f"redis-server on {self.port}")
-
-    def ping(self) -> bool:
-        try:
-            with socket.create_connection((HOST, self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(64).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process(self.process)
-
-
-class PostgresServer:
-    """The machine's PostgreSQL (trust auth): we only create and drop databases."""
-
-    def __init__(self, host: str = HOST, port: int = 5432, user: str = "postgres"):
-        self.host, self.port, self.user = host, port, user
-
-    def url(self, database: str) -> str:
-        return f"postgres://{self.user}@{self.host}:{self.port}/{database}"
-
-    def _connect(self):  # type: ignore[no-untyped-def]
-        import psycopg
-
-        return psycopg.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            dbname="postgres",
-            connect_timeout=3,
-            autocommit=True,
-        )
-
-    def available(self) -> tuple[bool, str]:
-        try:
-            with self._connect() as connection:
-                connection.execute("SELECT 1")
-        except Exception as error:
-            return False, f"{type(error).__name__}: {error}".strip()
-        return True, ""
-
-    def create_database(self, name: str) -> None:
-        from psycopg import sql
-
-        with self._connect() as connection:
-            connection.execute(
-                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-            )
-
-    def drop_database(self, name: str) -> None:
-        from psycopg import sql
-
-        with self._connect() as connection:
-            connection.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                [name],
-            )
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name))
-            )
 
 
 class ServerProcess:
