@@ -36,3 +36,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
     }
+
+# No persistent connections in tests: a connection kept by a thread (the
+# consumers' database thread) would stop pytest-django dropping the database.
+DATABASES["default"]["CONN_MAX_AGE"] = 0

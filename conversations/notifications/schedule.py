@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -22,28 +23,44 @@ from ..presence import ACTIVE, PresenceUnavailable, get_presence
 logger = logging.getLogger(__name__)
 
 
-def notifications_schedule_many(
-    entries: list[tuple[Message, list[int], int]],
-) -> None:
-    """Queue notifications for the recipients who are offline or away, for
-    each (message, recipient ids, community id).
+def active_recipients(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The (community id, user id) pairs whose resident is active there now.
 
-    Must run inside the transaction that stores the messages.
+    Read before the send's critical section: presence is a point-in-time
+    hint, and a resident who drops just after is covered on disconnect.
     """
     by_community: dict[int, set[int]] = defaultdict(set)
-    for _, recipient_ids, community_id in entries:
-        by_community[community_id].update(recipient_ids)
+    for community_id, user_id in pairs:
+        by_community[community_id].add(user_id)
     presence = get_presence()
     active: set[tuple[int, int]] = set()
-    for community_id, community_recipients in by_community.items():
+    for community_id, user_ids in by_community.items():
         try:
-            states = presence.states(community_recipients, community_id)
+            states = presence.states(user_ids, community_id)
         except PresenceUnavailable as error:
             # Unknown presence: notify. The send-time re-check drops whatever
             # was read meanwhile, so an online resident gets nothing.
             logger.warning("presence unavailable, notifying everyone: %s", error)
             states = {}
         active.update((community_id, uid) for uid, s in states.items() if s == ACTIVE)
+    return active
+
+
+def notifications_schedule_many(
+    entries: list[tuple[Message, list[int], int]],
+    *,
+    active: set[tuple[int, int]] | None = None,
+) -> None:
+    """Queue notifications for the recipients who are offline or away, for
+    each (message, recipient ids, community id); `active` is what
+    `active_recipients` answered, looked up here when not given.
+
+    Must run inside the transaction that stores the messages.
+    """
+    if active is None:
+        active = active_recipients(
+            (community_id, uid) for _, ids, community_id in entries for uid in ids
+        )
     targets = [
         (message, [uid for uid in recipient_ids if (community_id, uid) not in active])
         for message, recipient_ids, community_id in entries

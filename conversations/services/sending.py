@@ -29,7 +29,7 @@ from ..models import (
     Participant,
     User,
 )
-from ..notifications.schedule import notifications_schedule_many
+from ..notifications.schedule import active_recipients, notifications_schedule_many
 from ..protocol import SendMessage
 from ..selectors.messages import message_object, message_objects
 
@@ -70,7 +70,7 @@ class _Batch:
 
 
 def message_send_many(
-    requests: list[SendRequest],
+    requests: list[SendRequest], *, attempts: int = 3
 ) -> tuple[list[SendResult | ChatError], list[FanOut]]:
     """Store the sends in one transaction; return per-request outcomes and the
     live events to fan out once the caller knows the transaction committed."""
@@ -79,21 +79,18 @@ def message_send_many(
         with transaction.atomic():
             _store(batch)
     except IntegrityError:
+        # A concurrent batch won a unique constraint: the same client_id (a
+        # resend racing its original) or the same new conversation. Its rows
+        # are committed now, so trying again finds them.
+        if attempts <= 1:
+            raise
         if len(requests) == 1:
-            # A concurrent send of the same client_id (in another community,
-            # so it did not queue behind our lock) won the unique constraint.
-            request = requests[0]
-            existing = _existing_results(
-                [(request.sender.pk, request.command.client_id)]
-            ).get((request.sender.pk, request.command.client_id))
-            if existing is None:
-                raise
-            return [existing], []
+            return message_send_many(requests, attempts=attempts - 1)
         # One bad apple must not fail its neighbours: retry one by one.
         outcomes: list[SendResult | ChatError] = []
         fan_outs: list[FanOut] = []
         for request in requests:
-            result, more = message_send_many([request])
+            result, more = message_send_many([request], attempts=attempts - 1)
             outcomes += result
             fan_outs += more
         return outcomes, fan_outs
@@ -103,9 +100,13 @@ def message_send_many(
 
 
 def _store(batch: _Batch) -> None:
+    # The checks run before the per-community lock (PostgreSQL), which then
+    # only covers id allocation, the inserts and the commit. A concurrent
+    # batch cannot make them wrong in a way that matters: a resend racing its
+    # original, or a conversation created twice, meets a unique constraint and
+    # the batch is retried one send at a time (message_send_many). On SQLite
+    # the IMMEDIATE transaction has held the write lock since BEGIN anyway.
     requests = batch.requests
-    for community_id in sorted({r.community.pk for r in requests}):
-        _lock_community_for_send(community_id)
     pending = _answer_resends(batch)
     pending = _check_senders(batch, pending)
     conversations = _resolve_conversations(batch, pending)
@@ -114,8 +115,26 @@ def _store(batch: _Batch) -> None:
         return
     participants = _participants({conversations[i][0] for i in pending})
     pending = _check_blocks(batch, pending, conversations, participants)
-    if pending:
-        _insert(batch, pending, conversations, participants)
+    if not pending:
+        return
+    active = active_recipients(
+        (requests[i].community.pk, uid)
+        for i in pending
+        for uid, _ in participants[conversations[i][0]]
+    )
+    for community_id in sorted({requests[i].community.pk for i in pending}):
+        _lock_community_for_send(community_id)
+    if connection.vendor == "postgresql":
+        # Read again under the lock: the previous message may be newer now.
+        latest = dict(
+            Conversation.objects.filter(
+                pk__in={conversations[i][0] for i in pending}
+            ).values_list("pk", "last_message_id")
+        )
+        for index in pending:
+            conversation_id = conversations[index][0]
+            conversations[index] = (conversation_id, latest[conversation_id] or 0)
+    _insert(batch, pending, conversations, participants, active)
 
 
 def _answer_resends(batch: _Batch) -> list[int]:
@@ -332,6 +351,7 @@ def _insert(
     pending: list[int],
     conversations: dict[int, tuple[int, int]],
     participants: dict[int, list[tuple[int, str]]],
+    active: set[tuple[int, int]],
 ) -> None:
     requests = batch.requests
     now = timezone.now()
@@ -379,7 +399,7 @@ def _insert(
         Conversation.objects.filter(pk=conversation_id).update(
             last_message_id=message_id
         )
-    notifications_schedule_many(notify)
+    notifications_schedule_many(notify, active=active)
     for index, request in enumerate(requests):
         if batch.results[index] is None:  # a repeat of a client_id in the batch
             first = stored[(request.sender.pk, request.command.client_id)]

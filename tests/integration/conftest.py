@@ -113,3 +113,22 @@ def send(community: Community) -> Send:
         return message_send(sender=sender, community=community or home, command=command)
 
     return send
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_test_database(
+    django_db_setup: None, django_db_blocker: pytest.FixtureRequest
+) -> object:
+    """Before pytest-django drops the PostgreSQL test database, end the
+    sessions that other threads (the consumers' database thread) left open;
+    otherwise the drop fails and the database stays on the shared server."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
