@@ -55,9 +55,6 @@ class LocalSockets:
     def of_user(self, user_id: int) -> list[RevocableSocket]:
         return list(self._by_user.get(user_id, ()))
 
-    def count(self) -> int:
-        return sum(len(s) for s in self._by_user.values())
-
     async def _watch(self) -> None:
         """Close sockets named by new Revocation rows, forever.
 
