@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypedDict
@@ -47,6 +48,14 @@ def format_timestamp(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
+@dataclass(frozen=True, slots=True)
+class FanOut:
+    """A committed event and the groups it goes to."""
+
+    groups: list[str]
+    event: dict[str, Any]
+
+
 def send_on_commit(
     event: dict[str, Any], *, user_ids: Iterable[int], community_id: int | None
 ) -> None:
@@ -62,18 +71,7 @@ def send_on_commit(
         groups = [
             user_community_group(uid, community_id) for uid in sorted(set(user_ids))
         ]
-    transaction.on_commit(partial(_fan_out, event, groups))
-
-
-def _fan_out(event: dict[str, Any], groups: list[str]) -> None:
-    try:
-        async_to_sync(group_send_many)(groups, event)
-    except Exception as error:
-        # The write is committed and acked; live delivery is best effort and
-        # the recipients' `sync` fills the gap. Never log the event itself.
-        logger.warning(
-            "fan-out of %s to %d groups failed: %r", event["type"], len(groups), error
-        )
+    transaction.on_commit(partial(fan_out_sync, [FanOut(groups, event)]))
 
 
 async def group_send_many(groups: list[str], event: dict[str, Any]) -> None:
@@ -84,26 +82,27 @@ async def group_send_many(groups: list[str], event: dict[str, Any]) -> None:
     await asyncio.gather(*(layer.group_send(group, event) for group in groups))
 
 
-async def fan_out(fan_outs: Iterable[Any]) -> None:
-    """Send committed events (each with `.groups` and `.event`), in order.
+async def fan_out(fan_outs: Iterable[FanOut]) -> None:
+    """Send committed events, in order.
 
     Within one event the groups are sent to concurrently; events go one after
     the other so that a resident sees a conversation's messages in order.
     """
-    layer = get_channel_layer()
-    if layer is None:
-        return
     for item in fan_outs:
         try:
-            await asyncio.gather(
-                *(layer.group_send(group, item.event) for group in item.groups)
-            )
+            await group_send_many(item.groups, item.event)
         except Exception as error:
-            # Committed and acked: the recipients' `sync` fills the gap.
-            logger.warning("fan-out to %d groups failed: %r", len(item.groups), error)
+            # Committed and acked: live delivery is best effort and the
+            # recipients' `sync` fills the gap. Never log the event itself.
+            logger.warning(
+                "fan-out of %s to %d groups failed: %r",
+                item.event.get("type"),
+                len(item.groups),
+                error,
+            )
 
 
-def fan_out_sync(fan_outs: list[Any]) -> None:
+def fan_out_sync(fan_outs: list[FanOut]) -> None:
     """`fan_out` from synchronous code (HTTP views, commands, tests)."""
     if fan_outs:
         async_to_sync(fan_out)(fan_outs)

@@ -14,12 +14,14 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .. import events
 from ..errors import BadRequest, Blocked, ChatError, Forbidden, NotFound, NotMember
+from ..events import FanOut
 from ..models import (
     Block,
     Community,
@@ -52,14 +54,6 @@ class SendResult:
     # Id of the conversation's message before this one (0 if none): lets each
     # socket deliver its conversation's messages in order.
     previous_id: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class FanOut:
-    """A committed message's live event and the groups it goes to."""
-
-    groups: list[str]
-    event: dict[str, object]
 
 
 @dataclass(slots=True)
@@ -408,7 +402,7 @@ def _insert(
 
 def _message_event(
     payload: events.MessageObject, previous_id: int, origin: str | None
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """The layer event: the frame is serialized once here, not per socket."""
     return {
         "type": "message.new",
