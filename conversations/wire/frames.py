@@ -1,0 +1,86 @@
+"""The one place each server frame is built and serialized."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from .schema import (
+    ErrorFrame,
+    MessageAckFrame,
+    MessageObject,
+    ReceiptFrame,
+    SyncBatchFrame,
+    TypingEventFrame,
+)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a Z, as the contract shows."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def message_object(
+    *,
+    id: int,
+    conversation: int,
+    community: str,
+    sender: str,
+    participants: list[str],
+    body: str,
+    sent_at: datetime,
+    client_id: str,
+) -> MessageObject:
+    """The contract's message object (`participants` already sorted)."""
+    return {
+        "id": id,
+        "conversation": conversation,
+        "community": community,
+        "sender": sender,
+        "participants": participants,
+        "body": body,
+        "sent_at": format_timestamp(sent_at),
+        "client_id": client_id,
+    }
+
+
+def dumps(frame: object) -> str:
+    """Serialize a frame: UTF-8 JSON text, non-ASCII kept as is."""
+    return json.dumps(frame, ensure_ascii=False)
+
+
+def message_new_frame(message: MessageObject) -> str:
+    """A serialized `message.new`: built once per message, sent to N sockets."""
+    return dumps({"type": "message.new", "message": message})
+
+
+def ack_frame(client_id: str, message: MessageObject) -> MessageAckFrame:
+    return {"type": "message.ack", "client_id": client_id, "message": message}
+
+
+def sync_batch_frame(messages: list[MessageObject], more: bool) -> SyncBatchFrame:
+    return {"type": "sync.batch", "messages": messages, "more": more}
+
+
+def receipt_frame(conversation: int, user: str, up_to: int) -> ReceiptFrame:
+    return {
+        "type": "receipt",
+        "conversation": conversation,
+        "user": user,
+        "up_to": up_to,
+    }
+
+
+def typing_frame(conversation: int, user: str) -> TypingEventFrame:
+    return {"type": "typing", "conversation": conversation, "user": user}
+
+
+def error_frame(code: str, detail: str, client_id: str | None = None) -> ErrorFrame:
+    frame: ErrorFrame = {"type": "error", "code": code, "detail": detail}
+    if client_id is not None:
+        frame["client_id"] = client_id
+    return frame
+
+
+PONG = dumps({"type": "pong"})

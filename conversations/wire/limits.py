@@ -1,0 +1,14 @@
+"""The wire contract's limits: one definition for the parser, the API
+schemas, the AsyncAPI document and docs/protocol.md."""
+
+from __future__ import annotations
+
+MAX_ID = 2**63 - 1
+MAX_BODY_CHARS = 5000
+MAX_CLIENT_ID_CHARS = 64
+MAX_RECIPIENTS = 50
+MAX_USERNAME_CHARS = 150
+# Messages in one sync.batch or one history page.
+PAGE_LIMIT = 200
+# Half of daphne's 1 MiB frame cap: a sync.batch always fits in one frame.
+SYNC_BATCH_MAX_BYTES = 512 * 1024

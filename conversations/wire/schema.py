@@ -1,0 +1,263 @@
+"""The wire declared once: the message object and every frame, as TypedDicts.
+
+The HTTP API (django-ninja renders them in OpenAPI), the socket frames, the
+AsyncAPI document (`wire/asyncapi.py`) and the tests read these
+declarations; `protocol.py` validates client frames against the same limits.
+typing_extensions' TypedDict, because pydantic needs it on Python 3.11.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, NotRequired
+
+from pydantic import ConfigDict, Field
+from typing_extensions import TypedDict
+
+from .limits import (
+    MAX_BODY_CHARS,
+    MAX_CLIENT_ID_CHARS,
+    MAX_ID,
+    MAX_RECIPIENTS,
+    MAX_USERNAME_CHARS,
+    PAGE_LIMIT,
+)
+
+# Field rules shared by socket frames and HTTP bodies.
+ClientId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_CLIENT_ID_CHARS,
+        description="Chosen by the client, unique per sender: a resend with the "
+        "same value returns the same message and creates nothing.",
+    ),
+]
+Body = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_BODY_CHARS,
+        description=f"Plain text, 1 to {MAX_BODY_CHARS} characters after trimming.",
+    ),
+]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Cursor = Annotated[int, Field(ge=0, le=MAX_ID)]
+Username = Annotated[str, Field(min_length=1, max_length=MAX_USERNAME_CHARS)]
+Recipients = Annotated[
+    list[Username],
+    Field(
+        min_length=1,
+        max_length=MAX_RECIPIENTS,
+        description="Usernames of the recipients, not including the sender.",
+    ),
+]
+Timestamp = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$",
+        description="ISO 8601 in UTC with milliseconds.",
+    ),
+]
+
+
+class MessageObject(TypedDict):
+    """A message as every client sees it."""
+
+    id: int
+    conversation: int
+    community: str
+    sender: str
+    participants: Annotated[list[str], Field(description="Sorted by username.")]
+    body: str
+    sent_at: Timestamp
+    client_id: str
+
+
+class CommunityObject(TypedDict):
+    slug: str
+    name: str
+
+
+class MemberObject(TypedDict):
+    username: str
+    display_name: str
+
+
+class ConversationObject(TypedDict):
+    id: int
+    participants: list[str]
+    last_message: MessageObject | None
+    unread: Annotated[
+        int, Field(description="Messages from others after the resident's read mark.")
+    ]
+
+
+# Client to server
+
+
+class SendBody(TypedDict):
+    """`message.send` without `type`: also the HTTP send body. Exactly one of
+    `to` or `conversation`."""
+
+    client_id: ClientId
+    body: Body
+    to: NotRequired[Recipients]
+    conversation: NotRequired[Id]
+
+
+class MessageSendFrame(SendBody):
+    type: Literal["message.send"]
+
+
+class MessageReadFrame(TypedDict):
+    type: Literal["message.read"]
+    conversation: Id
+    up_to: Cursor
+
+
+class TypingFrame(TypedDict):
+    type: Literal["typing"]
+    conversation: Id
+
+
+class SyncFrame(TypedDict):
+    type: Literal["sync"]
+    after: Cursor
+
+
+class PresenceFrame(TypedDict):
+    type: Literal["presence"]
+    state: Literal["active", "idle"]
+
+
+class PingFrame(TypedDict):
+    type: Literal["ping"]
+
+
+# HTTP bodies besides the send (the send body is `SendBody`).
+
+
+class PreferencesPatch(TypedDict, total=False):
+    """Some notification preferences; the others keep their values."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    email: bool
+    email_include_text: bool
+    language: Literal["fr", "en"]
+
+
+class Preferences(TypedDict):
+    email: bool
+    email_include_text: bool
+    language: Literal["fr", "en"]
+
+
+B64Url = Annotated[str, Field(pattern=r"^[A-Za-z0-9_=-]+$")]
+
+
+class PushKeys(TypedDict):
+    p256dh: Annotated[B64Url, Field(min_length=80, max_length=100)]
+    auth: Annotated[B64Url, Field(min_length=16, max_length=32)]
+
+
+class PushSubscriptionBody(TypedDict):
+    """A browser's PushSubscription, as `JSON.stringify` gives it."""
+
+    endpoint: Annotated[str, Field(min_length=1, max_length=2000)]
+    keys: PushKeys
+    expirationTime: NotRequired[int | None]
+
+
+class EndpointBody(TypedDict):
+    endpoint: Annotated[str, Field(max_length=2000)]
+
+
+class BlockBody(TypedDict):
+    username: Username
+
+
+# Server to client
+
+
+class MessageAckFrame(TypedDict):
+    type: Literal["message.ack"]
+    client_id: str
+    message: MessageObject
+
+
+class MessageNewFrame(TypedDict):
+    type: Literal["message.new"]
+    message: MessageObject
+
+
+class ReceiptFrame(TypedDict):
+    type: Literal["receipt"]
+    conversation: int
+    user: str
+    up_to: int
+
+
+class TypingEventFrame(TypedDict):
+    type: Literal["typing"]
+    conversation: int
+    user: str
+
+
+class SyncBatchFrame(TypedDict):
+    type: Literal["sync.batch"]
+    messages: Annotated[
+        list[MessageObject], Field(max_length=PAGE_LIMIT, description="Ascending.")
+    ]
+    more: bool
+
+
+class PongFrame(TypedDict):
+    type: Literal["pong"]
+
+
+class ErrorFrame(TypedDict):
+    type: Literal["error"]
+    code: str
+    detail: str
+    client_id: NotRequired[str]
+
+
+CLIENT_FRAMES: dict[str, type] = {
+    "message.send": MessageSendFrame,
+    "message.read": MessageReadFrame,
+    "typing": TypingFrame,
+    "sync": SyncFrame,
+    "presence": PresenceFrame,
+    "ping": PingFrame,
+}
+
+SERVER_FRAMES: dict[str, type] = {
+    "message.ack": MessageAckFrame,
+    "message.new": MessageNewFrame,
+    "receipt": ReceiptFrame,
+    "typing": TypingEventFrame,
+    "sync.batch": SyncBatchFrame,
+    "pong": PongFrame,
+    "error": ErrorFrame,
+}
+
+# Every `code` an error frame or an HTTP error body may carry.
+ERROR_CODES: dict[str, str] = {
+    "bad_request": "malformed frame, missing or invalid field",
+    "not_member": "a recipient is not an active member of this community",
+    "not_found": "no such conversation visible to you (missing and someone "
+    "else's alike)",
+    "too_long": "a body or a frame over its limit",
+    "rate_limited": "too many frames of this kind; slow down",
+    "blocked": "a participant does not accept your messages",
+    "forbidden": "you are no longer an active member of this community",
+    "unavailable": "the database did not answer; retry with the same client_id",
+    "internal": "an unexpected server error; retry",
+}
+
+# Close codes the server uses, besides the standard ones.
+CLOSE_CODES: dict[int, str] = {
+    4403: "access revoked: logout, suspension, removal or deactivation",
+    4429: "the client kept sending frames that earned errors",
+}
