@@ -1,12 +1,15 @@
-"""The WebSocket endpoint: thin. Parse a frame, call one service, reply."""
+"""The WebSocket endpoint: thin. Parse a frame, call one service, reply.
+
+Hooks (`connect`, `receive`, `disconnect`), one method per client command
+(`on_<command>`) and one per layer event (`message_new`, `receipt`, ...);
+every frame to the client goes through `send_frame`.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
-from collections import deque
 from typing import Any
 
 from autobahn.exception import Disconnected
@@ -17,21 +20,23 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from . import events, protocol
-from .delivery import Deliver, DeliveryTracker, Fill, Skip
+from .delivery import Carried, Deliver, DeliveryTracker, Fill, Skip
 from .errors import BadRequest, ChatError, RateLimited
 from .limits import resident_limits
 from .models import Community, User
-from .notifications.schedule import notifications_schedule_missed
-from .presence import ACTIVE, Presence, PresenceUnavailable, get_presence
+from .notifications.outbox import outbox_add_missed
+from .presence import get_presence, read_snapshot_async
 from .ratelimit import TokenBucket
 from .selectors.access import membership_get_active
-from .selectors.conversations import conversation_participant_ids
 from .selectors.messages import messages_after, messages_in_conversation_after
 from .send_queue import send_queue
 from .services.access import session_hash
 from .services.messages import message_mark_read
-from .services.sending import SendRequest
+from .services.send import SendRequest
+from .services.typing import typing_recipients
 from .sockets import local_sockets, now_timestamp, revocation_covers
+from .wire import frames
+from .wire.schema import MessageObject
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +49,8 @@ class CommunityConsumer(AsyncWebsocketConsumer):
 
     user: User
     community: Community
+    revoked = False
+    registered = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Call the handler for a message type, without Channels' extra hop.
@@ -58,11 +65,11 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    # Hooks
+
     async def connect(self) -> None:
         """Accept only an active member, on a session, from an allowed Origin."""
         self.connected_at = now_timestamp()
-        self.revoked = False
-        self.registered = False
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close()
@@ -70,23 +77,21 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         if not resident_limits.allow("connect", user.pk):
             await self.close()
             return
-        slug = self.scope["url_route"]["kwargs"]["slug"]
         membership = await database_sync_to_async(membership_get_active)(
-            user_id=user.pk, community_slug=slug
+            user_id=user.pk, community_slug=self.scope["url_route"]["kwargs"]["slug"]
         )
         if membership is None:
             await self.close()
             return
-        self.user = user
-        self.user_id = user.pk
-        self.community = membership.community
-        self.community_id = membership.community_id
-        session_key = self.scope["session"].session_key or ""
-        self.session_hash = session_hash(session_key)
+        self.user, self.user_id = user, user.pk
+        self.community, self.community_id = (
+            membership.community,
+            membership.community_id,
+        )
+        self.session_hash = session_hash(self.scope["session"].session_key or "")
         self.tracker = DeliveryTracker()
-        self.participants_cache: dict[int, list[int]] = {}
-        error_rate, error_burst = settings.CHAT_ERROR_RATE
-        self.error_bucket = TokenBucket(error_rate, error_burst)
+        self.carried = Carried()
+        self.error_bucket = TokenBucket(*settings.CHAT_ERROR_RATE)
         self.my_groups = [
             events.user_group(self.user_id),
             events.user_community_group(self.user_id, self.community_id),
@@ -95,15 +100,12 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         local_sockets.add(self)
         self.registered = True
-        # (delivered at, message id): what this socket carried lately, in case
-        # it turns out to have been dead already (see disconnect).
-        self.recent: deque[tuple[float, int]] = deque(maxlen=500)
         await get_presence().opened(self.channel_name, self.user_id, self.community_id)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        """Leave the groups and the local registry."""
-        if not getattr(self, "registered", False):
+        """Leave the groups and the registry; owe what a dead socket carried."""
+        if not self.registered:
             return
         local_sockets.remove(self)
         for group in self.my_groups:
@@ -111,34 +113,20 @@ class CommunityConsumer(AsyncWebsocketConsumer):
                 await self.channel_layer.group_discard(group, self.channel_name)
             except Exception as error:
                 logger.warning("group_discard failed: %r", error)
-        presence = get_presence()
-        await presence.closed(self.channel_name, self.user_id, self.community_id)
-        await self.notify_if_missed(presence)
-
-    async def notify_if_missed(self, presence: Presence) -> None:
-        """The hard-disconnect race: a socket that died silently was still
-        counted online when recent messages were committed. If the resident
-        has no active socket left, those still unread are notified now."""
+        await get_presence().closed(self.channel_name, self.user_id, self.community_id)
         horizon = time.monotonic() - settings.NOTIFY_DISCONNECT_GRACE_SECONDS
-        message_ids = [mid for at, mid in self.recent if at >= horizon]
-        if not message_ids or self.revoked:
-            return
-        try:
-            states = await database_sync_to_async(presence.states)(
-                [self.user_id], self.community_id
-            )
-        except PresenceUnavailable:
-            states = {}
-        if states.get(self.user_id) == ACTIVE:
-            return
-        try:
-            await database_sync_to_async(notifications_schedule_missed)(
-                user_id=self.user_id,
-                community_id=self.community_id,
-                message_ids=message_ids,
-            )
-        except Exception as error:
-            logger.warning("could not schedule missed notifications: %r", error)
+        carried = self.carried.since(horizon)
+        if carried and not self.revoked:
+            try:
+                snapshot = await read_snapshot_async([self.community_id])
+                await database_sync_to_async(outbox_add_missed)(
+                    user_id=self.user_id,
+                    community_id=self.community_id,
+                    message_ids=carried,
+                    presence=snapshot.get(self.community_id, {}).get(self.user_id),
+                )
+            except Exception as error:
+                logger.warning("could not schedule missed notifications: %r", error)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
@@ -166,10 +154,12 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             logger.exception("unexpected error on socket frame")
             await self.send_error("internal", "Something went wrong; retry.", None)
 
+    # Client commands: one method each.
+
     async def handle(self, command: protocol.Command) -> None:
         match command:
             case protocol.SendMessage():
-                await self.handle_send(command)
+                await self.on_send(command)
             case protocol.MarkRead():
                 await database_sync_to_async(message_mark_read)(
                     user=self.user,
@@ -178,30 +168,35 @@ class CommunityConsumer(AsyncWebsocketConsumer):
                     up_to=command.up_to,
                 )
             case protocol.Typing():
-                await self.handle_typing(command)
+                await self.on_typing(command)
             case protocol.Sync():
-                await self.handle_sync(command)
+                await self.on_sync(command)
             case protocol.Presence():
                 await get_presence().changed(
                     self.channel_name, self.user_id, self.community_id, command.state
                 )
             case protocol.Ping():
-                await self.send_json({"type": "pong"})
+                await self.send_frame(frames.PONG)
 
-    async def handle_send(self, command: protocol.SendMessage) -> None:
+    async def on_send(self, command: protocol.SendMessage) -> None:
+        """Store the message (group commit), then ack this socket."""
         if not resident_limits.allow("send", self.user_id):
             raise RateLimited(
                 "Too many messages; slow down.", client_id=command.client_id
             )
+        request = SendRequest.of(
+            self.user,
+            self.community,
+            client_id=command.client_id,
+            body=command.body,
+            to=command.to,
+            conversation_id=command.conversation,
+        )
         try:
-            result = await send_queue.submit(
-                SendRequest(self.user, self.community, command, self.channel_name)
-            )
+            result = await send_queue.submit(request, origin=self.channel_name)
         except ChatError as error:
-            # Every error that answers a send names it, whichever check raised
-            # it (the access check's NotFound knows nothing of client ids).
-            if error.client_id is None:
-                error.client_id = command.client_id
+            # Every error that answers a send names it.
+            error.client_id = error.client_id or command.client_id
             raise
         except DatabaseError:
             logger.warning("message not stored: database unavailable")
@@ -219,28 +214,20 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             if fill is not None:
                 await self.fill_gap(message["conversation"], fill)
             self.tracker.delivered(message["conversation"], message["id"])
-        await self.send_json(
-            {"type": "message.ack", "client_id": command.client_id, "message": message}
-        )
+        await self.send_json(frames.ack_frame(command.client_id, message))
 
-    async def handle_typing(self, command: protocol.Typing) -> None:
+    async def on_typing(self, command: protocol.Typing) -> None:
+        """Tell the other participants who may hear of it."""
         if not resident_limits.allow("typing", self.user_id):
             raise RateLimited("Too many typing frames.")
-        participant_ids = self.participants_cache.get(command.conversation)
-        if participant_ids is None:
-            participant_ids = await database_sync_to_async(
-                conversation_participant_ids
-            )(
-                user_id=self.user_id,
-                conversation_id=command.conversation,
-                community_id=self.community_id,
-            )
-            self.participants_cache[command.conversation] = participant_ids
-        others = [uid for uid in participant_ids if uid != self.user_id]
-        groups = [events.user_community_group(uid, self.community_id) for uid in others]
+        recipients = await database_sync_to_async(typing_recipients)(
+            user_id=self.user_id,
+            community_id=self.community_id,
+            conversation_id=command.conversation,
+        )
         try:
             await events.group_send_many(
-                groups,
+                events.groups_of(recipients, self.community_id),
                 {
                     "type": "typing",
                     "conversation": command.conversation,
@@ -250,14 +237,15 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         except Exception as error:
             logger.warning("typing fan-out failed: %r", error)
 
-    async def handle_sync(self, command: protocol.Sync) -> None:
+    async def on_sync(self, command: protocol.Sync) -> None:
+        """Replay the messages after `after`, one batch per request."""
         messages, more = await database_sync_to_async(messages_after)(
             user_id=self.user_id,
             community_id=self.community_id,
             community_slug=self.community.slug,
             after=command.after,
         )
-        await self.send_json({"type": "sync.batch", "messages": messages, "more": more})
+        await self.send_json(frames.sync_batch_frame(messages, more))
         if not more:
             self.tracker.synced(messages[-1]["id"] if messages else command.after)
 
@@ -275,7 +263,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
 
     async def message_new(self, event: dict[str, Any]) -> None:
         """Deliver a committed message, in conversation order, once."""
-        if self.revoked or event.get("origin") == self.channel_name:
+        if event.get("origin") == self.channel_name:
             return
         conversation = event["conversation"]
         decision = self.tracker.on_event(
@@ -297,47 +285,15 @@ class CommunityConsumer(AsyncWebsocketConsumer):
                         event["frame"], conversation, event["id"], event["sender"]
                     )
 
-    async def deliver(self, message: events.MessageObject) -> None:
-        frame = json.dumps(
-            {"type": "message.new", "message": message}, ensure_ascii=False
-        )
-        await self.deliver_frame(
-            frame, message["conversation"], message["id"], message["sender"]
-        )
-
-    async def deliver_frame(
-        self, frame: str, conversation: int, message_id: int, sender: str
-    ) -> None:
-        """Send a serialized message.new and remember what this socket holds."""
-        await self.send(text_data=frame)
-        self.tracker.delivered(conversation, message_id)
-        if sender != self.user.username:
-            self.recent.append((time.monotonic(), message_id))
-
     async def receipt(self, event: dict[str, Any]) -> None:
         """Someone read a conversation this resident takes part in."""
-        if self.revoked:
-            return
         await self.send_json(
-            {
-                "type": "receipt",
-                "conversation": event["conversation"],
-                "user": event["user"],
-                "up_to": event["up_to"],
-            }
+            frames.receipt_frame(event["conversation"], event["user"], event["up_to"])
         )
 
     async def typing(self, event: dict[str, Any]) -> None:
         """Another participant is typing."""
-        if self.revoked:
-            return
-        await self.send_json(
-            {
-                "type": "typing",
-                "conversation": event["conversation"],
-                "user": event["user"],
-            }
-        )
+        await self.send_json(frames.typing_frame(event["conversation"], event["user"]))
 
     async def access_revoked(self, event: dict[str, Any]) -> None:
         """A logout or suspension: close if it covers this socket."""
@@ -356,19 +312,41 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         self.revoked = True
         await self.close(code=CLOSE_REVOKED)
 
-    async def send_json(self, content: dict[str, Any]) -> None:
-        # The client may have left while we answered (daphne raises
-        # Disconnected, the ASGI spec an OSError). Escaping, that would kill
-        # the consumer before disconnect() ran: the socket would stay in the
-        # registry and count as present, silencing the resident's notifications.
-        with contextlib.suppress(Disconnected, OSError):
-            await self.send(text_data=json.dumps(content, ensure_ascii=False))
+    # Output: every frame goes through send_frame.
+
+    async def deliver(self, message: MessageObject) -> None:
+        await self.deliver_frame(
+            frames.message_new_frame(message),
+            message["conversation"],
+            message["id"],
+            message["sender"],
+        )
+
+    async def deliver_frame(
+        self, frame: str, conversation: int, message_id: int, sender: str
+    ) -> None:
+        """Send a serialized message.new and remember what this socket holds."""
+        await self.send_frame(frame)
+        self.tracker.delivered(conversation, message_id)
+        if sender != self.user.username:
+            self.carried.add(time.monotonic(), message_id)
+
+    async def send_json(self, content: Any) -> None:
+        await self.send_frame(frames.dumps(content))
 
     async def send_error(self, code: str, detail: str, client_id: str | None) -> None:
-        frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
-        if client_id is not None:
-            frame["client_id"] = client_id
-        await self.send_json(frame)
+        await self.send_json(frames.error_frame(code, detail, client_id))
+
+    async def send_frame(self, text: str) -> None:
+        """The one way out: nothing after a revocation, and no crash when the
+        client already left (daphne raises Disconnected, the ASGI spec an
+        OSError). Escaping, that would kill the consumer before disconnect()
+        ran: the socket would stay registered and count as present,
+        silencing the resident's notifications."""
+        if self.revoked:
+            return
+        with contextlib.suppress(Disconnected, OSError):
+            await self.send(text_data=text)
 
 
 class RefusingConsumer(AsyncWebsocketConsumer):

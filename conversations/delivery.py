@@ -9,6 +9,7 @@ conversation messages reach the client in id order, once.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 
@@ -76,3 +77,21 @@ class DeliveryTracker:
         if self.floor is None:
             return None
         return self.seen.get(conversation, self.floor)
+
+
+@dataclass(slots=True)
+class Carried:
+    """Messages from others this socket delivered lately, with when.
+
+    A socket that died silently was still counted online when they were
+    committed: if its resident has no active tab left when it closes, the
+    ones still unread are owed a notification.
+    """
+
+    entries: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=500))
+
+    def add(self, at: float, message_id: int) -> None:
+        self.entries.append((at, message_id))
+
+    def since(self, horizon: float) -> list[int]:
+        return [message_id for at, message_id in self.entries if at >= horizon]

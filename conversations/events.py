@@ -1,7 +1,8 @@
-"""Wire events, per-user group names, and fan-out after commit.
+"""Layer events, per-user group names, and fan-out after commit.
 
 The channel layer only signals: it is at-most-once, so every event here is a
-hint that the database already holds; `sync` is the guarantee.
+hint that the database already holds; `sync` is the guarantee. The caller
+decides exactly who receives an event: that is the privacy boundary.
 """
 
 from __future__ import annotations
@@ -10,26 +11,17 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypedDict
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from .wire.frames import message_new_frame
+from .wire.schema import MessageObject
+
 logger = logging.getLogger(__name__)
-
-
-class MessageObject(TypedDict):
-    id: int
-    conversation: int
-    community: str
-    sender: str
-    participants: list[str]
-    body: str
-    sent_at: str
-    client_id: str
 
 
 def user_group(user_id: int) -> str:
@@ -42,10 +34,16 @@ def user_community_group(user_id: int, community_id: int) -> str:
     return f"user.{user_id}.community.{community_id}"
 
 
-def format_timestamp(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and a Z, as the contract shows."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A committed message and whom to tell: the input of the fan-out."""
+
+    message: MessageObject
+    previous_id: int
+    community_id: int
+    # Participants who are active members now, the sender included (their
+    # other tabs); nobody else may receive the message.
+    user_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,22 +54,46 @@ class FanOut:
     event: dict[str, Any]
 
 
+def groups_of(user_ids: Iterable[int], community_id: int | None) -> list[str]:
+    """The residents' groups: in one community, or all of their sockets."""
+    if community_id is None:
+        return [user_group(uid) for uid in sorted(set(user_ids))]
+    return [user_community_group(uid, community_id) for uid in sorted(set(user_ids))]
+
+
+def message_new_fan_outs(
+    deliveries: Iterable[Delivery], *, origin: str | None
+) -> list[FanOut]:
+    """The `message.new` layer events of committed messages; `origin` is the
+    sending socket's channel, which has its ack instead."""
+    return [
+        FanOut(
+            groups=groups_of(delivery.user_ids, delivery.community_id),
+            event={
+                "type": "message.new",
+                # Serialized once here, not once per socket.
+                "frame": message_new_frame(delivery.message),
+                "id": delivery.message["id"],
+                "conversation": delivery.message["conversation"],
+                "previous_id": delivery.previous_id,
+                "sender": delivery.message["sender"],
+                "origin": origin or "",
+            },
+        )
+        for delivery in deliveries
+    ]
+
+
 def send_on_commit(
     event: dict[str, Any], *, user_ids: Iterable[int], community_id: int | None
 ) -> None:
     """Fan `event` out to the chosen residents once the transaction commits.
 
-    The caller decides exactly who receives the event: that is the privacy
-    boundary. With `community_id` the event reaches the residents' sockets in
-    that community only; without, all of their sockets.
+    With `community_id` the event reaches the residents' sockets in that
+    community only; without, all of their sockets.
     """
-    if community_id is None:
-        groups = [user_group(uid) for uid in sorted(set(user_ids))]
-    else:
-        groups = [
-            user_community_group(uid, community_id) for uid in sorted(set(user_ids))
-        ]
-    transaction.on_commit(partial(fan_out_sync, [FanOut(groups, event)]))
+    fan_out = FanOut(groups_of(user_ids, community_id), event)
+    transaction.on_commit(partial(fan_out_sync, [fan_out]))
 
 
 async def group_send_many(groups: list[str], event: dict[str, Any]) -> None:

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import BadRequest, ChatError, TooLong
+from .wire.limits import (
+    MAX_BODY_CHARS,
+    MAX_CLIENT_ID_CHARS,
+    MAX_ID,
+    MAX_RECIPIENTS,
+    MAX_USERNAME_CHARS,
+)
 
-MAX_ID = 2**63 - 1
-MAX_BODY_CHARS = 5000
-MAX_CLIENT_ID_CHARS = 64
-MAX_RECIPIENTS = 50
-MAX_USERNAME_CHARS = 150
+__all__ = ["MAX_BODY_CHARS", "MAX_ID", "Command", "parse_frame", "parse_send"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +92,9 @@ def parse_send(data: dict[str, Any]) -> SendMessage:
 
 def _parse_send(data: dict[str, Any], client_id: str | None) -> SendMessage:
     if client_id is None or not 1 <= len(client_id) <= MAX_CLIENT_ID_CHARS:
-        raise BadRequest("'client_id' must be a string of 1 to 64 characters.")
+        raise BadRequest(
+            f"'client_id' must be a string of 1 to {MAX_CLIENT_ID_CHARS} characters."
+        )
     body = data.get("body")
     if not isinstance(body, str):
         raise BadRequest("'body' must be a string.")
@@ -112,7 +117,7 @@ def _parse_send(data: dict[str, Any], client_id: str | None) -> SendMessage:
 
 def _parse_recipients(value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_RECIPIENTS:
-        raise BadRequest("'to' must be a list of 1 to 50 usernames.")
+        raise BadRequest(f"'to' must be a list of 1 to {MAX_RECIPIENTS} usernames.")
     names: list[str] = []
     for item in value:
         if (

@@ -21,14 +21,22 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from ..models import EmailBatch, Membership, Participant, PendingNotification, User
+from ..models import EmailBatch, Participant, PendingNotification, User
 from .content import (
     Preferences,
     conversation_url,
     excerpt,
-    preferences_for,
     safe_name,
     shows_text,
+)
+from .decision import decide
+from .outcomes import Done, Outcome, Retry
+from .recipients import (
+    Account,
+    accounts,
+    active_memberships,
+    read_marks,
+    recipient_state,
 )
 from .tokens import unsubscribe_token
 
@@ -50,8 +58,8 @@ class EmailItem:
     sent_at: str
 
 
-def email_batch_send(*, batch_id: int) -> str:
-    """Send one batch if anything in it is still unread; retry on failure."""
+def email_batch_send(*, batch_id: int) -> Outcome:
+    """Send one batch if anything in it is still owed; Retry on SMTP failure."""
     with transaction.atomic():
         batch = (
             EmailBatch.objects.select_for_update()
@@ -63,57 +71,40 @@ def email_batch_send(*, batch_id: int) -> str:
             EmailBatch.State.SENT,
             EmailBatch.State.SKIPPED,
         ):
-            return "done"
-        preferences = preferences_for(batch.recipient)
-        items = _still_unread(batch, preferences)
+            return Done("done")
+        account = accounts([batch.recipient_id]).get(batch.recipient_id)
+        items = _still_owed(batch, account)
         if not items:
             batch.state = EmailBatch.State.SKIPPED
             batch.save(update_fields=["state"])
-            return "skipped"
+            return Done("skipped")
         batch.state = EmailBatch.State.SENDING
         batch.attempts += 1
         batch.save(update_fields=["state", "attempts"])
-    email = _compose(batch, preferences, items)
+    assert account is not None  # noqa: S101 (items imply a live account)
+    email = _compose(batch, account.preferences, items)
     try:
         email.send()
     except (smtplib.SMTPException, OSError) as error:
-        return _retry_later(batch, error)
+        logger.warning("email batch %s: SMTP failed: %r", batch.pk, error)
+        EmailBatch.objects.filter(pk=batch.pk).update(state=EmailBatch.State.PENDING)
+        return Retry("retry", attempts=batch.attempts)
     EmailBatch.objects.filter(pk=batch.pk).update(
         state=EmailBatch.State.SENT, sent_at=timezone.now()
     )
-    return "sent"
+    return Done("sent")
 
 
-def _retry_later(batch: EmailBatch, error: Exception) -> str:
-    from . import tasks
-
-    with transaction.atomic():
-        if batch.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
-            logger.error(
-                "email batch %s abandoned after %s attempts: %r",
-                batch.pk,
-                batch.attempts,
-                error,
-            )
-            EmailBatch.objects.filter(pk=batch.pk).update(
-                state=EmailBatch.State.SKIPPED
-            )
-            return "abandoned"
-        delay = min(2**batch.attempts, 600)
-        logger.warning(
-            "email batch %s: SMTP failed (%r); retry in %s s", batch.pk, error, delay
-        )
-        EmailBatch.objects.filter(pk=batch.pk).update(state=EmailBatch.State.PENDING)
-        run_after = timezone.now() + timedelta(seconds=delay)
-        tasks.send_email_batch.using(run_after=run_after).enqueue(batch.pk)
-    return "retry"
+def email_batch_abandon(*, batch_id: int) -> None:
+    """Stop trying: the batch will not be sent."""
+    logger.error("email batch %s abandoned", batch_id)
+    EmailBatch.objects.filter(pk=batch_id).update(state=EmailBatch.State.SKIPPED)
 
 
-def _still_unread(batch: EmailBatch, preferences: Preferences) -> list[EmailItem]:
-    """The batch's messages the recipient still has not read, may still see,
-    and wants to hear about."""
+def _still_owed(batch: EmailBatch, account: Account | None) -> list[EmailItem]:
+    """The batch's messages the decision still says to email about now."""
     recipient = batch.recipient
-    if not preferences.email or not recipient.is_active or not recipient.email:
+    if account is None:
         return []
     notifications = list(
         PendingNotification.objects.filter(batch=batch)
@@ -121,23 +112,21 @@ def _still_unread(batch: EmailBatch, preferences: Preferences) -> list[EmailItem
         .order_by("message_id")
     )
     messages = [n.message for n in notifications]
-    conversation_ids = {m.conversation_id for m in messages}
-    marks = dict(
-        Participant.objects.filter(
-            user=recipient, conversation_id__in=conversation_ids
-        ).values_list("conversation_id", "last_read_id")
-    )
-    active_communities = set(
-        Membership.objects.filter(
-            user=recipient, status=Membership.Status.ACTIVE
-        ).values_list("community_id", flat=True)
-    )
-    names = _participant_names(conversation_ids)
+    if not messages:
+        return []
+    members = active_memberships([recipient.pk], {m.community_id for m in messages})
+    marks = read_marks([recipient.pk], {m.conversation_id for m in messages})
+    names = _participant_names({m.conversation_id for m in messages})
+    now = timezone.now()
     items: list[EmailItem] = []
     for message in messages:
-        if message.community_id not in active_communities:
-            continue
-        if message.pk <= marks.get(message.conversation_id, message.pk):
+        state = recipient_state(
+            account,
+            message_id=message.pk,
+            member_active=(recipient.pk, message.community_id) in members,
+            read_up_to=marks.get((recipient.pk, message.conversation_id)),
+        )
+        if decide(state, now=now, email_delay=timedelta(0)).email_at is None:
             continue
         others = [n for uid, n in names[message.conversation_id] if uid != recipient.pk]
         items.append(
@@ -147,7 +136,7 @@ def _still_unread(batch: EmailBatch, preferences: Preferences) -> list[EmailItem
                 participants=", ".join(others),
                 text=(
                     excerpt(message.body, 2000)
-                    if shows_text(preferences, message.community)
+                    if shows_text(account.preferences, message.community)
                     else None
                 ),
                 url=conversation_url(message),

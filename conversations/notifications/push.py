@@ -14,12 +14,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from ..models import Participant, PendingNotification, PushSubscription
-from ..selectors.access import membership_is_active
-from .content import conversation_url, excerpt, preferences_for, safe_name, shows_text
+from ..models import PendingNotification, PushSubscription
+from .content import conversation_url, excerpt, safe_name, shows_text
+from .decision import decide
+from .outcomes import Done, Outcome, Retry
+from .recipients import accounts, active_memberships, read_marks, recipient_state
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +130,9 @@ def push_deliver(
     message_id: int,
     attempt: int = 0,
     endpoints: list[str] | None = None,
-) -> str:
-    """Push one notification to the recipient's browsers, once each."""
+) -> Outcome:
+    """Push one notification to the recipient's browsers, once each
+    (`endpoints`: only those, on a retry)."""
     notification = (
         PendingNotification.objects.select_related(
             "recipient", "message__sender", "message__community"
@@ -139,56 +141,51 @@ def push_deliver(
         .first()
     )
     if notification is None or notification.pushed:
-        return "done"
-    preferences = preferences_for(notification.recipient)
-    read_mark = (
-        Participant.objects.filter(
-            user=notification.recipient,
-            conversation_id=notification.message.conversation_id,
-        )
-        .values_list("last_read_id", flat=True)
-        .first()
+        return Done("done")
+    message = notification.message
+    account = accounts([recipient_id]).get(recipient_id)
+    # Decided again at delivery, as emails are: a resident suspended (or
+    # deactivated, or who read it) since the message was sent gets nothing.
+    state = recipient_state(
+        account,
+        message_id=message_id,
+        member_active=bool(active_memberships([recipient_id], [message.community_id])),
+        read_up_to=read_marks([recipient_id], [message.conversation_id]).get(
+            (recipient_id, message.conversation_id)
+        ),
     )
-    # Re-checked at delivery, as emails are: a resident suspended (or
-    # deactivated) since the message was sent must get nothing of it.
     if (
-        not preferences.email
-        or not notification.recipient.is_active
-        or not membership_is_active(
-            user_id=notification.recipient_id,
-            community_id=notification.message.community_id,
-        )
-        or read_mark is None
-        or read_mark >= notification.message_id
+        account is None
+        or not decide(state, now=timezone.now(), email_delay=timedelta(0)).push
     ):
-        PendingNotification.objects.filter(pk=notification.pk).update(pushed=True)
-        return "not needed"
-    subscriptions = PushSubscription.objects.filter(user=notification.recipient)
+        push_abandon(recipient_id=recipient_id, message_id=message_id)
+        return Done("not needed")
+    subscriptions = PushSubscription.objects.filter(user_id=recipient_id)
     if endpoints is not None:
         subscriptions = subscriptions.filter(endpoint__in=endpoints)
     data = push_payload(
         notification,
-        preferences.language,
-        shows_text(preferences, notification.message.community),
+        account.preferences.language,
+        shows_text(account.preferences, message.community),
     )
     retry: list[str] = []
-    retry_after = 0
+    hint = 0
     for subscription in subscriptions:
         outcome, wait = _send_one(subscription, data, notification)
         if outcome == "retry":
             retry.append(subscription.endpoint)
-            retry_after = max(retry_after, wait)
-    if retry and attempt + 1 < settings.NOTIFY_MAX_ATTEMPTS:
-        from . import tasks
+            hint = max(hint, wait)
+    if retry:
+        return Retry("retry", attempts=attempt + 1, hint=hint, remaining=tuple(retry))
+    push_abandon(recipient_id=recipient_id, message_id=message_id)
+    return Done("pushed")
 
-        delay = max(retry_after, min(2**attempt, 300))
-        with transaction.atomic():
-            tasks.send_push.using(
-                run_after=timezone.now() + timedelta(seconds=delay)
-            ).enqueue(recipient_id, message_id, attempt + 1, retry)
-        return "retry"
-    PendingNotification.objects.filter(pk=notification.pk).update(pushed=True)
-    return "pushed"
+
+def push_abandon(*, recipient_id: int, message_id: int) -> None:
+    """Nothing more to push for this notification."""
+    PendingNotification.objects.filter(
+        recipient_id=recipient_id, message_id=message_id
+    ).update(pushed=True)
 
 
 def _send_one(

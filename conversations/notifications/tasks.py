@@ -1,21 +1,34 @@
-"""Job definitions (django-tasks, run by `manage.py notify_worker`).
-
-Workers are just another interface to the same services: each task calls one
-function and returns a short outcome string stored with the task result.
-"""
+"""Job definitions (django-tasks, run by `manage.py notify_worker`), and the
+one place that retries: a sender answers Done or Retry, this layer enqueues
+the next attempt with backoff or gives up after NOTIFY_MAX_ATTEMPTS."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 from django_tasks import task
+
+from .decision import retry_delay
+from .email import email_batch_abandon, email_batch_send
+from .outcomes import Outcome, Retry
+from .push import push_abandon, push_deliver
 
 QUEUE = "notifications"
 
 
 @task(queue_name=QUEUE)
 def send_email_batch(batch_id: int) -> str:
-    from .email import email_batch_send
-
-    return email_batch_send(batch_id=batch_id)
+    return _settle(
+        email_batch_send(batch_id=batch_id),
+        again=lambda retry, run_after: send_email_batch.using(
+            run_after=run_after
+        ).enqueue(batch_id),
+        give_up=lambda: email_batch_abandon(batch_id=batch_id),
+    )
 
 
 @task(queue_name=QUEUE, priority=10)
@@ -25,11 +38,33 @@ def send_push(
     attempt: int = 0,
     endpoints: list[str] | None = None,
 ) -> str:
-    from .push import push_deliver
-
-    return push_deliver(
-        recipient_id=recipient_id,
-        message_id=message_id,
-        attempt=attempt,
-        endpoints=endpoints,
+    return _settle(
+        push_deliver(
+            recipient_id=recipient_id,
+            message_id=message_id,
+            attempt=attempt,
+            endpoints=endpoints,
+        ),
+        again=lambda retry, run_after: send_push.using(run_after=run_after).enqueue(
+            recipient_id, message_id, retry.attempts, list(retry.remaining)
+        ),
+        give_up=lambda: push_abandon(recipient_id=recipient_id, message_id=message_id),
     )
+
+
+def _settle(
+    outcome: Outcome,
+    *,
+    again: Callable[[Retry, datetime], object],
+    give_up: Callable[[], None],
+) -> str:
+    """Store a Done; enqueue a Retry with backoff, or give up past the limit."""
+    if not isinstance(outcome, Retry):
+        return outcome.outcome
+    if outcome.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
+        give_up()
+        return "abandoned"
+    delay = retry_delay(attempts=outcome.attempts, hint=outcome.hint)
+    with transaction.atomic():
+        again(outcome, timezone.now() + timedelta(seconds=delay))
+    return outcome.outcome

@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-
-from ..events import MessageObject
-from ..models import Community, Conversation, Membership, Message, Participant, User
-from .access import conversation_get_for_user
+from ..models import (
+    Block,
+    Community,
+    Conversation,
+    Membership,
+    Message,
+    Participant,
+    User,
+)
+from ..wire.schema import CommunityObject, ConversationObject, MemberObject
 from .messages import message_object, participants_by_conversation
 
 
-class ConversationSummary(TypedDict):
-    id: int
-    participants: list[str]
-    last_message: MessageObject | None
-    unread: int
-
-
-class CommunitySummary(TypedDict):
-    slug: str
-    name: str
-
-
-class MemberSummary(TypedDict):
-    username: str
-    display_name: str
-
-
-def community_list_for_user(*, user_id: int) -> list[CommunitySummary]:
+def community_list_for_user(*, user_id: int) -> list[CommunityObject]:
     rows = (
         Community.objects.filter(
             memberships__user_id=user_id,
@@ -43,7 +31,7 @@ def community_list_for_user(*, user_id: int) -> list[CommunitySummary]:
 
 def member_list(
     *, community: Community, query: str = "", limit: int = 50
-) -> list[MemberSummary]:
+) -> list[MemberObject]:
     """Active members, optionally filtered by username or display name."""
     users: QuerySet[User] = User.objects.filter(
         memberships__community=community,
@@ -66,7 +54,7 @@ def member_list(
 
 def conversation_list_for_user(
     *, user_id: int, community: Community
-) -> list[ConversationSummary]:
+) -> list[ConversationObject]:
     """The resident's conversations in a community, most recent first."""
     read_mark = Participant.objects.filter(
         conversation_id=OuterRef("pk"), user_id=user_id
@@ -88,7 +76,7 @@ def conversation_list_for_user(
         .order_by("-last_message_id", "-id")
     )
     participants = participants_by_conversation(c.pk for c in conversations)
-    result: list[ConversationSummary] = []
+    result: list[ConversationObject] = []
     for conversation in conversations:
         names = participants.get(conversation.pk, [])
         last = conversation.last_message
@@ -109,15 +97,19 @@ def conversation_list_for_user(
     return result
 
 
-def conversation_participant_ids(
-    *, user_id: int, conversation_id: int, community_id: int
-) -> list[int]:
-    """Participant ids of a conversation the resident takes part in."""
-    conversation = conversation_get_for_user(
-        user_id=user_id, conversation_id=conversation_id, community_id=community_id
+def reachable_participant_ids(*, conversation_id: int, about: int) -> list[int]:
+    """Participants who may still hear of the conversation (an active account
+    and an active membership in its community) and who do not block `about`,
+    the resident whose action they would hear of (always included)."""
+    active_member = Membership.objects.filter(
+        user_id=OuterRef("user_id"),
+        community_id=OuterRef("conversation__community_id"),
+        status=Membership.Status.ACTIVE,
     )
+    blocks = Block.objects.filter(blocker_id=OuterRef("user_id"), blocked_id=about)
     return list(
-        Participant.objects.filter(conversation=conversation).values_list(
-            "user_id", flat=True
-        )
+        Participant.objects.filter(conversation_id=conversation_id)
+        .filter(Exists(active_member), user__is_active=True)
+        .filter(Q(user_id=about) | ~Exists(blocks))
+        .values_list("user_id", flat=True)
     )

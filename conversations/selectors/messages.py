@@ -6,13 +6,11 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 
-from ..events import MessageObject, format_timestamp
 from ..models import Message, Participant
+from ..wire import frames
+from ..wire.limits import PAGE_LIMIT, SYNC_BATCH_MAX_BYTES
+from ..wire.schema import MessageObject
 from .access import conversation_get_for_user
-
-PAGE_LIMIT = 200
-# Half of daphne's 1 MiB frame cap: a sync.batch always fits in one frame.
-SYNC_BATCH_MAX_BYTES = 512 * 1024
 
 
 def participants_by_conversation(
@@ -34,16 +32,16 @@ def message_object(
     message: Message, *, participants: list[str], community_slug: str
 ) -> MessageObject:
     """The contract's message object. `message.sender` must be loaded."""
-    return {
-        "id": message.pk,
-        "conversation": message.conversation_id,
-        "community": community_slug,
-        "sender": message.sender.username,
-        "participants": participants,
-        "body": message.body,
-        "sent_at": format_timestamp(message.sent_at),
-        "client_id": message.client_id,
-    }
+    return frames.message_object(
+        id=message.pk,
+        conversation=message.conversation_id,
+        community=community_slug,
+        sender=message.sender.username,
+        participants=participants,
+        body=message.body,
+        sent_at=message.sent_at,
+        client_id=message.client_id,
+    )
 
 
 def message_objects(

@@ -1,26 +1,16 @@
-"""Sending messages and marking them read."""
+"""Marking messages read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 from django.db import transaction
 
 from .. import events
-from ..errors import ChatError
 from ..models import Community, Participant, User
-from ..protocol import SendMessage
 from ..selectors.access import conversation_get_for_user
-from .sending import SendRequest, SendResult, message_send_many, participant_key
-
-__all__ = [
-    "ReadResult",
-    "SendResult",
-    "message_mark_read",
-    "message_send",
-    "participant_key",
-]
+from ..selectors.conversations import reachable_participant_ids
+from ..wire.frames import receipt_frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,31 +18,6 @@ class ReadResult:
     conversation_id: int
     up_to: int
     changed: bool
-
-
-def message_send(
-    *,
-    sender: User,
-    community: Community,
-    command: SendMessage,
-    origin_channel: str | None = None,
-) -> SendResult:
-    """Store a message once per (sender, client_id), then deliver it.
-
-    Returns the existing message, `created=False`, when the client_id was used
-    before: a resend over a new socket or over HTTP creates nothing. Raises
-    the ChatError that explains a refusal.
-    """
-    outcomes, fan_outs = message_send_many(
-        [SendRequest(sender, community, command, origin_channel)]
-    )
-    outcome = outcomes[0]
-    if isinstance(outcome, ChatError):
-        raise outcome
-    # Outside an atomic block this runs at once (we have committed); inside
-    # one, after the outer commit.
-    transaction.on_commit(partial(events.fan_out_sync, fan_outs))
-    return outcome
 
 
 def message_mark_read(
@@ -71,17 +36,12 @@ def message_mark_read(
             ).update(last_read_id=mark)
         )
         if changed:
-            participant_ids = Participant.objects.filter(
-                conversation=conversation
-            ).values_list("user_id", flat=True)
+            # Suspended or removed participants learn nothing more.
             events.send_on_commit(
-                {
-                    "type": "receipt",
-                    "conversation": conversation.pk,
-                    "user": user.username,
-                    "up_to": mark,
-                },
-                user_ids=list(participant_ids),
+                dict(receipt_frame(conversation.pk, user.username, mark)),
+                user_ids=reachable_participant_ids(
+                    conversation_id=conversation.pk, about=user.pk
+                ),
                 community_id=community.pk,
             )
     return ReadResult(conversation.pk, mark, changed)

@@ -9,9 +9,8 @@ from typing import Protocol
 import pytest
 
 from conversations.models import Community, User
-from conversations.protocol import SendMessage
 from conversations.services.access import community_create, resident_add
-from conversations.services.messages import SendResult, message_send
+from conversations.services.send import SendRequest, SendResult, message_send
 
 PASSWORD = "correct-horse-battery"
 
@@ -104,13 +103,15 @@ def send(community: Community) -> Send:
         community: Community | None = None,
         client_id: str | None = None,
     ) -> SendResult:
-        command = SendMessage(
+        request = SendRequest.of(
+            sender,
+            community or home,
             client_id=client_id or f"{sender.username}-{next(counter)}",
             body=body,
             to=tuple(sorted(to)) if to is not None else None,
-            conversation=conversation,
+            conversation_id=conversation,
         )
-        return message_send(sender=sender, community=community or home, command=command)
+        return message_send(request)
 
     return send
 

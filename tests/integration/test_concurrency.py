@@ -11,8 +11,7 @@ import pytest
 from django.db import connection
 
 from conversations.models import Community, Conversation, Message, User
-from conversations.protocol import SendMessage
-from conversations.services.messages import SendResult, message_send
+from conversations.services.send import SendRequest, SendResult, message_send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,8 +43,8 @@ def race(calls: list[Callable[[], T]]) -> list[T | BaseException]:
 def sender(
     user: User, community: Community, client_id: str, to: str
 ) -> Callable[[], SendResult]:
-    command = SendMessage(client_id=client_id, body="x", to=(to,), conversation=None)
-    return lambda: message_send(sender=user, community=community, command=command)
+    request = SendRequest.of(user, community, client_id=client_id, body="x", to=(to,))
+    return lambda: message_send(request)
 
 
 def test_concurrent_resends_of_one_client_id_store_one_message(

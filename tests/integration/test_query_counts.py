@@ -10,11 +10,14 @@ from asgiref.sync import async_to_sync
 
 from conversations.models import Community, User
 from conversations.presence import get_presence
-from conversations.protocol import SendMessage
 from conversations.selectors.conversations import conversation_list_for_user
 from conversations.selectors.messages import messages_after, messages_before
-from conversations.services.messages import message_send
-from conversations.services.sending import SendRequest, SendResult, message_send_many
+from conversations.services.send import (
+    SendRequest,
+    SendResult,
+    message_send,
+    message_send_many,
+)
 
 from .conftest import Send
 
@@ -70,14 +73,15 @@ def test_message_send_to_new_group_query_count(
     """Creating a 13-person conversation with its first message costs the same
     whatever the group size (recipients online: no notification outbox)."""
     online(crowd)
-    command = SendMessage(
+    request = SendRequest.of(
+        alice,
+        community,
         client_id="q-1",
         body="Réunion ?",
         to=tuple(u.username for u in crowd),
-        conversation=None,
     )
     with django_assert_max_num_queries(16):
-        result = message_send(sender=alice, community=community, command=command)
+        result = message_send(request)
     assert result.created
     assert len(result.message["participants"]) == 13
 
@@ -90,14 +94,15 @@ def test_message_send_to_offline_group_adds_one_task_per_new_batch(
 ) -> None:
     """First message to 12 offline residents: the fixed cost plus one email
     task row per newly opened batch, nothing more per recipient."""
-    command = SendMessage(
+    request = SendRequest.of(
+        alice,
+        community,
         client_id="q-4",
         body="Réunion ?",
         to=tuple(u.username for u in crowd),
-        conversation=None,
     )
     with django_assert_max_num_queries(21 + len(crowd)):
-        assert message_send(sender=alice, community=community, command=command).created
+        assert message_send(request).created
 
 
 def test_message_send_to_existing_conversation_query_count(
@@ -110,11 +115,11 @@ def test_message_send_to_existing_conversation_query_count(
     """Sending into an existing 13-person conversation whose offline members
     already have an open email batch costs a fixed number of queries."""
     conversation = send(alice, to=[u.username for u in crowd]).message["conversation"]
-    command = SendMessage(
-        client_id="q-2", body="Encore", to=None, conversation=conversation
+    request = SendRequest.of(
+        alice, community, client_id="q-2", body="Encore", conversation_id=conversation
     )
     with django_assert_max_num_queries(16):
-        assert message_send(sender=alice, community=community, command=command).created
+        assert message_send(request).created
 
 
 def test_message_send_resend_query_count(
@@ -127,9 +132,9 @@ def test_message_send_resend_query_count(
     """A resend of a known client_id answers in two reads (inside the send
     transaction, so BEGIN and COMMIT count too)."""
     send(alice, to=[u.username for u in crowd], client_id="q-3")
-    command = SendMessage(client_id="q-3", body="x", to=("bob",), conversation=None)
+    request = SendRequest.of(alice, community, client_id="q-3", body="x", to=("bob",))
     with django_assert_max_num_queries(4):
-        result = message_send(sender=alice, community=community, command=command)
+        result = message_send(request)
     assert not result.created
 
 
@@ -197,20 +202,17 @@ def test_batch_of_sends_costs_the_queries_of_one(
         for i in range(0, 12, 3)
     ]
     requests = [
-        SendRequest(
+        SendRequest.of(
             alice,
             community,
-            SendMessage(
-                client_id=f"batch-{n}",
-                body="En lot",
-                to=None,
-                conversation=conversations[n % 4],
-            ),
+            client_id=f"batch-{n}",
+            body="En lot",
+            conversation_id=conversations[n % 4],
         )
         for n in range(20)
     ]
     with django_assert_max_num_queries(16 + 3):
-        outcomes, fan_outs = message_send_many(requests)
+        outcomes, fan_outs = message_send_many(requests, presence={})
     assert all(isinstance(o, SendResult) and o.created for o in outcomes)
     assert len(fan_outs) == 20
     ids = [o.message["id"] for o in outcomes if isinstance(o, SendResult)]

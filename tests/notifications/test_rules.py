@@ -21,12 +21,12 @@ from conversations.models import (
 )
 from conversations.notifications.content import safe_name
 from conversations.notifications.email import email_batch_send
+from conversations.notifications.outcomes import Done
 from conversations.notifications.push import endpoint_refusal, push_payload
 from conversations.notifications.tokens import unsubscribe_token, unsubscribe_user_id
-from conversations.protocol import SendMessage
 from conversations.services.access import community_create, resident_add
-from conversations.services.messages import message_send
 from conversations.services.preferences import preferences_update
+from conversations.services.send import SendRequest, message_send
 
 from .doubles import browser_keys
 
@@ -163,14 +163,10 @@ def test_display_name_cannot_inject_email_headers() -> None:
     mallory.refresh_from_db()
     bob, _ = resident_add(community=community, username="bob", email="b@example.org")
     message_send(
-        sender=mallory,
-        community=community,
-        command=SendMessage(
-            client_id="c1", body="Salut", to=("bob",), conversation=None
-        ),
+        SendRequest.of(mallory, community, client_id="c1", body="Salut", to=("bob",))
     )
     batch = EmailBatch.objects.get(recipient=bob)
-    assert email_batch_send(batch_id=batch.pk) == "sent"
+    assert email_batch_send(batch_id=batch.pk) == Done("sent")
     (sent,) = mail.outbox
     assert sent.recipients() == ["b@example.org"]
     raw = sent.message().as_bytes()

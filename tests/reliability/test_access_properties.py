@@ -37,14 +37,13 @@ from hypothesis import strategies as st
 from chatsite.asgi import application
 from conversations import sockets
 from conversations.models import Community, Membership, Message, User
-from conversations.protocol import SendMessage
 from conversations.services.access import (
     community_create,
     membership_suspend,
     resident_add,
 )
-from conversations.services.messages import message_send
 from conversations.services.preferences import push_subscription_save
+from conversations.services.send import SendRequest, message_send
 
 from .figures import record
 
@@ -160,8 +159,10 @@ def build(plan: Plan) -> World:
         users.append(user)
         push_subscription_save(
             user=user,
-            endpoint=f"{_push_sink.url}/{user.username}",
-            keys=_push_keys(),
+            subscription={
+                "endpoint": f"{_push_sink.url}/{user.username}",
+                "keys": _push_keys(),
+            },
         )
     world = World(users, communities, set(), [])
     seen: set[tuple[int, tuple[int, ...]]] = set()
@@ -170,14 +171,13 @@ def build(plan: Plan) -> World:
             others = [users[p].username for p in participants if p != sender]
             body = f"secret-{tag}-{len(world.bodies)}"
             result = message_send(
-                sender=users[sender],
-                community=communities[c],
-                command=SendMessage(
+                SendRequest.of(
+                    users[sender],
+                    communities[c],
                     client_id=f"c{len(world.bodies)}",
                     body=body,
                     to=tuple(sorted(others)),
-                    conversation=None,
-                ),
+                )
             )
             cid = result.message["conversation"]
             world.bodies[result.message["id"]] = (cid, body)

@@ -27,9 +27,8 @@ from conversations.models import (
 )
 from conversations.notifications.push import push_payload
 from conversations.notifications.tokens import unsubscribe_token
-from conversations.protocol import SendMessage
 from conversations.services.access import community_create, resident_add
-from conversations.services.messages import message_send
+from conversations.services.send import SendRequest, message_send
 
 from .figures import record
 
@@ -72,14 +71,13 @@ def resident(community: Community, username: str, display_name: str = "") -> Use
 
 def send(sender: User, community: Community, body: str, to: list[str]) -> Any:
     return message_send(
-        sender=sender,
-        community=community,
-        command=SendMessage(
+        SendRequest.of(
+            sender,
+            community,
             client_id=f"inj-{abs(hash(body))}-{sender.pk}",
             body=body,
             to=tuple(sorted(to)),
-            conversation=None,
-        ),
+        )
     )
 
 

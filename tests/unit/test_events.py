@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conversations.events import format_timestamp, user_community_group, user_group
-from conversations.services.messages import participant_key
+from conversations.events import user_community_group, user_group
+from conversations.services.send import participant_key
+from conversations.wire.frames import format_timestamp
 
 
 def test_timestamp_is_utc_with_milliseconds_and_z() -> None:

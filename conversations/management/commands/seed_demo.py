@@ -5,9 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from conversations.models import User
-from conversations.protocol import SendMessage
 from conversations.services.access import community_create, resident_add
-from conversations.services.messages import message_send
+from conversations.services.send import SendRequest, message_send
 
 DEMO_PASSWORD = "voisins-demo"  # noqa: S105 (demo data, printed for newcomers)
 RESIDENTS = [
@@ -61,14 +60,13 @@ class Command(BaseCommand):
             for position, (author, body) in enumerate(lines):
                 recipients = tuple(sorted(m for m in members if m != author))
                 message_send(
-                    sender=users[author],
-                    community=community,
-                    command=SendMessage(
+                    SendRequest.of(
+                        users[author],
+                        community,
                         client_id=f"seed-demo-{index}-{position}",
                         body=body,
                         to=recipients,
-                        conversation=None,
-                    ),
+                    )
                 )
         names = ", ".join(username for username, _ in RESIDENTS)
         self.stdout.write(

@@ -1,0 +1,23 @@
+"""What a sender answers: done, or try again later. The task layer
+(`tasks.py`) re-enqueues and gives up; senders never enqueue themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    outcome: str  # stored with the task result: "sent", "skipped", ...
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    outcome: str
+    attempts: int  # attempts made so far, this one included
+    hint: int = 0  # seconds the other side asked us to wait (Retry-After)
+    # What is left to do, when only part failed (a push's endpoints).
+    remaining: tuple[str, ...] = ()
+
+
+Outcome = Done | Retry
