@@ -45,6 +45,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
     user: User
     community: Community
 
+    # Private API, pinned by tests/unit/test_library_internals.py.
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Call the handler for a message type, without Channels' extra hop.
 
@@ -361,6 +362,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         # Disconnected, the ASGI spec an OSError). Escaping, that would kill
         # the consumer before disconnect() ran: the socket would stay in the
         # registry and count as present, silencing the resident's notifications.
+        # Private API, pinned by tests/unit/test_library_internals.py.
         with contextlib.suppress(Disconnected, OSError):
             await self.send(text_data=json.dumps(content, ensure_ascii=False))
 

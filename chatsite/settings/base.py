@@ -123,6 +123,8 @@ def channel_layers(redis_url: str) -> dict[str, Any]:
                 # max_connections: the pool cap otherwise answers 500 past 100
                 # concurrent handshakes. capacity: every consumer of a process
                 # shares one receive channel; 100 drops messages under load.
+                # The host options reach redis-py's pool unchanged: pinned by
+                # tests/unit/test_library_internals.py.
                 "hosts": [
                     {
                         "address": redis_url,

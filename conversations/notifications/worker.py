@@ -54,6 +54,7 @@ def requeue_orphaned_tasks() -> int:
         )
     )
     requeued = 0
+    # Private API, pinned by tests/unit/test_library_internals.py.
     for task in DBTaskResult.objects.filter(status="RUNNING", started_at__lt=stale):
         owner = task.worker_ids[-1] if task.worker_ids else None
         if owner in alive:
@@ -94,6 +95,7 @@ def run_worker(*, interval: float = 0.5) -> None:
     heartbeat(worker_id)
     liveness = _Liveness(worker_id)
     liveness.start()
+    # Private API, pinned by tests/unit/test_library_internals.py.
     worker = Worker(
         queue_names=[QUEUE],
         interval=interval,

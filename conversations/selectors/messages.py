@@ -12,6 +12,7 @@ from .access import conversation_get_for_user
 
 PAGE_LIMIT = 200
 # Half of daphne's 1 MiB frame cap: a sync.batch always fits in one frame.
+# daphne's default frame cap is pinned by tests/unit/test_library_internals.py.
 SYNC_BATCH_MAX_BYTES = 512 * 1024
 
 
