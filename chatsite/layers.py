@@ -1,9 +1,10 @@
 """channels-redis, made to survive a Redis outage of a few seconds.
 
-Out of the box, `receive()` raises while Redis is down and every consumer of
-the process dies with close 1011 (FIELD-NOTES.md); and a restarted Redis has
-forgotten every group. This layer keeps the receive loop alive with capped
-backoff and re-adds this process's group memberships once Redis answers.
+Out of the box, `receive()` raises while Redis is down; the exception escapes
+every consumer's receive loop, so every socket of the process dies with close
+1011; and a restarted Redis has forgotten every group. This layer keeps the
+receive loop alive with capped backoff and re-adds this process's group
+memberships once Redis answers.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The notification worker: django-tasks-db's worker plus liveness.
 
-django-tasks-db leaves a task RUNNING forever when its worker is killed
-(FIELD-NOTES.md). Each worker here writes a heartbeat every few seconds; any
-worker queues again the RUNNING tasks whose worker stopped beating.
+A django-tasks-db worker killed with SIGKILL in the middle of a task leaves
+its row RUNNING forever: nothing in django-tasks-db ever runs it again. Each
+worker here writes a heartbeat every few seconds; any worker queues again the
+RUNNING tasks whose worker stopped beating.
 """
 
 from __future__ import annotations
