@@ -386,7 +386,7 @@ def redis_postgres(plan: Plan, workdir: Path) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="about 3 minutes")
-    parser.add_argument("--idle-sockets", type=int, help="default 2000 (quick 1000)")
+    parser.add_argument("--idle-sockets", type=int, help="default 2000 (quick 300)")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--skip-redis", action="store_true")
     parser.add_argument(

@@ -1,9 +1,10 @@
 """channels-redis, made to survive a Redis outage of a few seconds.
 
-Out of the box, `receive()` raises while Redis is down and every consumer of
-the process dies with close 1011 (FIELD-NOTES.md); and a restarted Redis has
-forgotten every group. This layer keeps the receive loop alive with capped
-backoff and re-adds this process's group memberships once Redis answers.
+Out of the box, `receive()` raises while Redis is down; the exception escapes
+every consumer's receive loop, so every socket of the process dies with close
+1011; and a restarted Redis has forgotten every group. This layer keeps the
+receive loop alive with capped backoff and re-adds this process's group
+memberships once Redis answers.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
+# channels-redis raises these, pinned by tests/integration/test_library_internals.py.
 _OUTAGE_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _MAX_BACKOFF = 2.0
 _REFRESH_SECONDS = 3600.0
 
 
 class ResilientRedisChannelLayer(RedisChannelLayer):
+    # No _name clashes with ours, pinned by tests/integration/test_library_internals.py.
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._local_groups: dict[str, set[str]] = defaultdict(set)
@@ -123,12 +126,14 @@ class FastInMemoryChannelLayer(InMemoryChannelLayer):
         super().__init__(*args, **kwargs)
         self._cleaned_at = 0.0
 
+    # Private API, pinned by tests/integration/test_library_internals.py.
     def _clean_expired(self) -> None:
         now = time.monotonic()
         if now - self._cleaned_at >= self._CLEAN_EVERY:
             self._cleaned_at = now
             super()._clean_expired()
 
+    # Private API, pinned by tests/integration/test_library_internals.py.
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         self.require_valid_group_name(group)
         self._clean_expired()
@@ -145,6 +150,7 @@ class FastInMemoryChannelLayer(InMemoryChannelLayer):
             except ChannelFull:
                 logger.warning("in-memory layer: channel over capacity, event dropped")
 
+    # Private API, pinned by tests/integration/test_library_internals.py.
     def _put(self, channel: str, message: dict[str, Any]) -> None:
         queue = self.channels.setdefault(
             channel, asyncio.Queue(maxsize=self.get_capacity(channel))

@@ -52,6 +52,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
     revoked = False
     registered = False
 
+    # Private API, pinned by tests/integration/test_library_internals.py.
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Call the handler for a message type, without Channels' extra hop.
 
@@ -345,6 +346,8 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         silencing the resident's notifications."""
         if self.revoked:
             return
+        # Private API (autobahn's Disconnected), pinned by
+        # tests/integration/test_library_internals.py.
         with contextlib.suppress(Disconnected, OSError):
             await self.send(text_data=text)
 

@@ -7,8 +7,9 @@ import os
 
 import pytest
 
-# Forked children inherit a used Redis layer and fail their handshakes
-# silently (FIELD-NOTES.md): start children fresh.
+# A forked child process (a daphne server, say) inherits the test process's
+# already used Redis channel layer and fails its WebSocket handshakes without
+# any error: start children with spawn, fresh.
 multiprocessing.set_start_method("spawn", force=True)
 
 

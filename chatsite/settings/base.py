@@ -118,11 +118,14 @@ def channel_layers(redis_url: str) -> dict[str, Any]:
         "default": {
             "BACKEND": "chatsite.layers.ResilientRedisChannelLayer",
             "CONFIG": {
-                # socket_timeout None: the layer blocks in BZPOPMIN for 5 s, a
-                # finite socket timeout kills idle consumers (FIELD-NOTES.md).
+                # socket_timeout None: the layer blocks in BZPOPMIN for 5 s, so
+                # a finite socket timeout (redis-py 8's default is 5 s) makes
+                # receive() raise and kills idle consumers.
                 # max_connections: the pool cap otherwise answers 500 past 100
                 # concurrent handshakes. capacity: every consumer of a process
                 # shares one receive channel; 100 drops messages under load.
+                # The host options reach redis-py's pool unchanged: pinned by
+                # tests/integration/test_library_internals.py.
                 "hosts": [
                     {
                         "address": redis_url,

@@ -207,6 +207,7 @@ def _send_one(
                 "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
             },
             data=data,
+            # Raw key: pinned by tests/integration/test_library_internals.py.
             vapid_private_key=private_key,
             # pywebpush adds aud and exp to this dict: a fresh one per call.
             vapid_claims={"sub": settings.VAPID_SUBJECT},

@@ -1,8 +1,9 @@
 """The notification worker: django-tasks-db's worker plus liveness.
 
-django-tasks-db leaves a task RUNNING forever when its worker is killed
-(FIELD-NOTES.md). Each worker here writes a heartbeat every few seconds; any
-worker queues again the RUNNING tasks whose worker stopped beating.
+A django-tasks-db worker killed with SIGKILL in the middle of a task leaves
+its row RUNNING forever: nothing in django-tasks-db ever runs it again. Each
+worker here writes a heartbeat every few seconds; any worker queues again the
+RUNNING tasks whose worker stopped beating.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def requeue_orphaned_tasks() -> int:
         )
     )
     requeued = 0
+    # Private API, pinned by tests/integration/test_library_internals.py.
     for task in DBTaskResult.objects.filter(status="RUNNING", started_at__lt=stale):
         owner = task.worker_ids[-1] if task.worker_ids else None
         if owner in alive:
@@ -94,6 +96,7 @@ def run_worker(*, interval: float = 0.5) -> None:
     heartbeat(worker_id)
     liveness = _Liveness(worker_id)
     liveness.start()
+    # Private API, pinned by tests/integration/test_library_internals.py.
     worker = Worker(
         queue_names=[QUEUE],
         interval=interval,

@@ -11,4 +11,5 @@ MAX_USERNAME_CHARS = 150
 # Messages in one sync.batch or one history page.
 PAGE_LIMIT = 200
 # Half of daphne's 1 MiB frame cap: a sync.batch always fits in one frame.
+# daphne's default frame cap is pinned by tests/integration/test_library_internals.py.
 SYNC_BATCH_MAX_BYTES = 512 * 1024

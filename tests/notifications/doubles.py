@@ -115,7 +115,8 @@ class SmtpServer:
     """A controllable SMTP server: accepts by default, can refuse or stall."""
 
     def __init__(self, port: int | None = None) -> None:
-        # aiosmtpd's Controller cannot take port 0 (FIELD-NOTES.md).
+        # aiosmtpd's Controller cannot take port 0: its start-up self-check
+        # connects to the configured port, 0, instead of the one bound.
         self.port = port or free_port()
         self.handler = _SmtpHandler()
         self.controller = Controller(
