@@ -10,7 +10,19 @@ from django.utils import timezone
 class User(AbstractUser):
     """A resident. `display_name` is what neighbours see next to messages."""
 
+    class EmailStatus(models.TextChoices):
+        OK = "ok", "ok"
+        # A delivery status notification said the address fails for good:
+        # no more email until the resident changes or confirms it.
+        BOUNCING = "bouncing", "bouncing"
+
     display_name = models.CharField(max_length=150, blank=True)
+    email_status = models.CharField(
+        max_length=16, choices=EmailStatus.choices, default=EmailStatus.OK
+    )
+    # Set when the account was erased: the row stays as "former-resident-<n>"
+    # so that others' conversations keep their shape, with nothing personal.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -26,6 +38,9 @@ class Community(models.Model):
     # Some neighbourhoods discuss absences and addresses: they can keep message
     # text out of notification emails and pushes whatever residents choose.
     force_hide_text = models.BooleanField(default=False)
+    # Messages older than this are deleted for everyone (purge_expired);
+    # None keeps them.
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -99,6 +114,8 @@ class Participant(models.Model):
     )
     # Highest message id this resident has read in the conversation.
     last_read_id = models.BigIntegerField(default=0)
+    # No email or push for this conversation (live delivery is unchanged).
+    muted = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -120,23 +137,81 @@ class Message(models.Model):
     community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="+")
     sender = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     client_id = models.CharField(max_length=64)
+    # Which private copy of a `separate` send this is (0 otherwise): the copies
+    # share the client_id, and a resend answers with all of them.
+    copy = models.PositiveSmallIntegerField(default=0)
     body = models.TextField()
     sent_at = models.DateTimeField(default=timezone.now)
+    # The wire's `rev`: increases server-wide at creation and at each edit or
+    # deletion, so a client can ask for the changes it missed (`sync` with
+    # `since_rev`). None until the first change: a new message's rev is its
+    # id, and a change draws the next value of the id sequence (revs.py), so
+    # the send path writes nothing more.
+    rev = models.BigIntegerField(null=True, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # A deleted message keeps its place (id, sender, time, rev) and nothing
+    # else: the body is emptied in the same transaction, not hidden.
+    deleted = models.BooleanField(default=False)
+    # How many attachments it has: readers fetch attachment rows only for
+    # the messages that have some.
+    attachment_count = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["sender", "client_id"], name="message_idempotency"
+                fields=["sender", "client_id", "copy"], name="message_idempotency"
             )
         ]
         indexes = [
             models.Index(fields=["community", "id"]),
             models.Index(fields=["conversation", "id"]),
+            models.Index(fields=["community", "rev"]),
+            models.Index(fields=["sent_at"]),
         ]
 
     def __str__(self) -> str:
         # Never the body: this string can reach logs and the admin.
         return f"message {self.pk} in conversation {self.conversation_id}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    """Storage names that reveal nothing: a random name per upload."""
+    return f"attachments/{instance.key}/{filename}"
+
+
+class Attachment(models.Model):
+    """A photo or document uploaded by a resident, then sent with a message.
+
+    Images are stored re-encoded (no metadata) with a thumbnail. An upload
+    not used within a day is deleted, and a message's attachments go with it.
+    """
+
+    uploader = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+    )
+    # Random, unguessable: the folder of the stored files.
+    key = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    file = models.FileField(upload_to=attachment_path, max_length=255)
+    thumbnail = models.FileField(upload_to=attachment_path, max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["message", "created_at"])]
+
+    def __str__(self) -> str:
+        # Never the file name: it can say what the photo shows.
+        return f"attachment {self.pk} of message {self.message_id}"
 
 
 class Revocation(models.Model):
@@ -162,6 +237,9 @@ class Revocation(models.Model):
     )
     # sha256 of the session key for a logout; empty for membership changes.
     session_hash = models.CharField(max_length=64, blank=True)
+    # Every session but this one (a password change keeps the session that
+    # made it).
+    keep_session_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     def __str__(self) -> str:
@@ -195,10 +273,15 @@ class NotificationPreference(models.Model):
         User, on_delete=models.CASCADE, related_name="notification_preference"
     )
     email = models.BooleanField(default=True)
+    push = models.BooleanField(default=True)
     email_include_text = models.BooleanField(default=True)
     language = models.CharField(
         max_length=2, choices=Language.choices, default=Language.FR
     )
+    # Quiet hours in the resident's time zone: no push, emails held to the end.
+    quiet_start = models.TimeField(null=True, blank=True)
+    quiet_end = models.TimeField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, default="Europe/Paris")
 
     def __str__(self) -> str:
         return f"preferences of user {self.user_id}"
@@ -249,8 +332,13 @@ class PendingNotification(models.Model):
 
     recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    # None when only a push is owed (email off, bouncing, or no address).
     batch = models.ForeignKey(
-        EmailBatch, on_delete=models.CASCADE, related_name="items"
+        EmailBatch,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="items",
     )
     created_at = models.DateTimeField(default=timezone.now)
     pushed = models.BooleanField(default=False)
@@ -274,3 +362,74 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"worker {self.worker_id}"
+
+
+class MailToken(models.Model):
+    """The secret in a reply address (reply+<token>@domain), bound to one
+    recipient and one conversation, or in a bounce address (bounce+<token>),
+    bound to one recipient. Deleted with the membership or the account."""
+
+    class Kind(models.TextChoices):
+        REPLY = "reply", "reply"
+        BOUNCE = "bounce", "bounce"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    token = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "user", "conversation"], name="mail_token_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} token of user {self.user_id}"
+
+
+class Invitation(models.Model):
+    """A one-time link for a resident to choose a password (7 days); a new
+    invitation replaces the previous one."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"invitation of user {self.user_id}"
+
+
+class AccountEvent(models.Model):
+    """What was done to a resident's account, shown to the resident: a
+    change of email, password or membership by staff or an operator."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32)
+    # Who did it: "staff:<username>", "operator", or "self".
+    actor = models.CharField(max_length=160)
+    detail = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} on user {self.user_id}"
+
+
+class Throttle(models.Model):
+    """One counted attempt (a failed login, a reset email) for a hashed key,
+    shared by every server process through the database."""
+
+    scope = models.CharField(max_length=32)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "key_hash", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.scope} attempt"

@@ -6,10 +6,10 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 
-from ..models import Message, Participant
+from ..models import Attachment, Message, Participant
 from ..wire import frames
 from ..wire.limits import PAGE_LIMIT, SYNC_BATCH_MAX_BYTES
-from ..wire.schema import MessageObject
+from ..wire.schema import AttachmentObject, MessageObject
 from .access import conversation_get_for_user
 
 
@@ -29,7 +29,11 @@ def participants_by_conversation(
 
 
 def message_object(
-    message: Message, *, participants: list[str], community_slug: str
+    message: Message,
+    *,
+    participants: list[str],
+    community_slug: str,
+    attachments: list[AttachmentObject] | None = None,
 ) -> MessageObject:
     """The contract's message object. `message.sender` must be loaded."""
     return frames.message_object(
@@ -41,19 +45,53 @@ def message_object(
         body=message.body,
         sent_at=message.sent_at,
         client_id=message.client_id,
+        rev=message.rev,
+        edited_at=message.edited_at,
+        deleted=message.deleted,
+        attachments=attachments,
+    )
+
+
+def attachments_by_message(
+    message_ids: Iterable[int],
+) -> dict[int, list[AttachmentObject]]:
+    """The attachment objects of these messages, in upload order (one query)."""
+    result: dict[int, list[AttachmentObject]] = defaultdict(list)
+    ids = set(message_ids)
+    if not ids:
+        return {}
+    for row in Attachment.objects.filter(message_id__in=ids).order_by("pk"):
+        result[row.message_id or 0].append(attachment_object(row))
+    return dict(result)
+
+
+def attachment_object(row: Attachment) -> AttachmentObject:
+    return frames.attachment_object(
+        id=row.pk,
+        name=row.name,
+        content_type=row.content_type,
+        size=row.size,
+        width=row.width,
+        height=row.height,
+        has_thumbnail=bool(row.thumbnail),
     )
 
 
 def message_objects(
     messages: list[Message], *, community_slug: str | None = None
 ) -> list[MessageObject]:
-    """Serialize messages with one extra query for all their participants."""
+    """Serialize messages with one extra query for all their participants
+    (and one for attachments, only when some of them have any)."""
     participants = participants_by_conversation(m.conversation_id for m in messages)
+    attachments = attachments_by_message(
+        m.pk for m in messages if m.attachment_count and not m.deleted
+    )
     return [
         message_object(
             m,
             participants=participants.get(m.conversation_id, []),
             community_slug=community_slug or m.community.slug,
+            attachments=attachments.get(m.pk),
         )
         for m in messages
     ]

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from .schema import (
+    AttachmentObject,
     ErrorFrame,
     MessageAckFrame,
     MessageObject,
@@ -31,17 +32,49 @@ def message_object(
     body: str,
     sent_at: datetime,
     client_id: str,
+    rev: int | None = None,
+    edited_at: datetime | None = None,
+    deleted: bool = False,
+    attachments: list[AttachmentObject] | None = None,
 ) -> MessageObject:
-    """The contract's message object (`participants` already sorted)."""
+    """The contract's message object (`participants` already sorted; `rev`
+    None: never changed, so it is the id)."""
     return {
         "id": id,
         "conversation": conversation,
         "community": community,
         "sender": sender,
         "participants": participants,
-        "body": body,
+        "body": "" if deleted else body,
         "sent_at": format_timestamp(sent_at),
         "client_id": client_id,
+        "rev": id if rev is None else rev,
+        "edited_at": format_timestamp(edited_at) if edited_at is not None else None,
+        "deleted": deleted,
+        "attachments": [] if deleted or attachments is None else attachments,
+    }
+
+
+def attachment_object(
+    *,
+    id: int,
+    name: str,
+    content_type: str,
+    size: int,
+    width: int | None,
+    height: int | None,
+    has_thumbnail: bool,
+) -> AttachmentObject:
+    """An attachment as clients see it: links to the access-checked views."""
+    return {
+        "id": id,
+        "name": name,
+        "content_type": content_type,  # type: ignore[typeddict-item]
+        "size": size,
+        "width": width,
+        "height": height,
+        "url": f"/api/attachments/{id}/",
+        "thumbnail_url": f"/api/attachments/{id}/thumbnail/" if has_thumbnail else None,
     }
 
 

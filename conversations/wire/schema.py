@@ -60,6 +60,20 @@ Timestamp = Annotated[
 ]
 
 
+class AttachmentObject(TypedDict):
+    """A photo or document of a message (`width`, `height` and
+    `thumbnail_url` are null for documents)."""
+
+    id: int
+    name: str
+    content_type: Literal["image/jpeg", "image/png", "image/webp", "application/pdf"]
+    size: int
+    width: int | None
+    height: int | None
+    url: str
+    thumbnail_url: str | None
+
+
 class MessageObject(TypedDict):
     """A message as every client sees it."""
 
@@ -68,9 +82,25 @@ class MessageObject(TypedDict):
     community: str
     sender: str
     participants: Annotated[list[str], Field(description="Sorted by username.")]
-    body: str
+    body: Annotated[
+        str,
+        Field(
+            description="Empty once deleted; may be empty "
+            "when the message has attachments."
+        ),
+    ]
     sent_at: Timestamp
     client_id: str
+    rev: Annotated[
+        int,
+        Field(
+            description="Increases server-wide at creation and at each edit "
+            "or deletion."
+        ),
+    ]
+    edited_at: Timestamp | None
+    deleted: bool
+    attachments: list[AttachmentObject]
 
 
 class CommunityObject(TypedDict):

@@ -138,7 +138,13 @@ def test_send_answers_201_then_200_with_the_same_message(
         "body",
         "sent_at",
         "client_id",
+        "rev",
+        "edited_at",
+        "deleted",
+        "attachments",
     }
+    assert (message["rev"], message["edited_at"]) == (message["id"], None)
+    assert (message["deleted"], message["attachments"]) == (False, [])
     assert Message.objects.count() == 1
 
 

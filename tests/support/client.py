@@ -29,6 +29,10 @@ MESSAGE_FIELDS = {
     "body",
     "sent_at",
     "client_id",
+    "rev",
+    "edited_at",
+    "deleted",
+    "attachments",
 }
 
 
@@ -325,3 +329,8 @@ def assert_message_object(message: dict[str, Any]) -> None:
     assert message["participants"] == sorted(message["participants"])
     assert message["sender"] in message["participants"]
     assert SENT_AT.match(message["sent_at"]), message["sent_at"]
+    assert isinstance(message["rev"], int)
+    assert message["rev"] >= message["id"]
+    assert message["edited_at"] is None or SENT_AT.match(message["edited_at"])
+    assert isinstance(message["deleted"], bool)
+    assert isinstance(message["attachments"], list)
