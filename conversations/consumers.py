@@ -215,7 +215,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             if fill is not None:
                 await self.fill_gap(message["conversation"], fill)
             self.tracker.delivered(message["conversation"], message["id"])
-        await self.send_json(frames.ack_frame(command.client_id, message))
+        await self.send_json(frames.ack_frame(command.client_id, [message]))
 
     async def on_typing(self, command: protocol.Typing) -> None:
         """Tell the other participants who may hear of it."""
@@ -302,6 +302,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             self,
             community_id=event.get("community_id"),
             session=event.get("session", ""),
+            keep=event.get("keep", ""),
             at=event["at"],
         ):
             await self.revoke()

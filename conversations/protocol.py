@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import BadRequest, ChatError, TooLong
 from .wire.limits import (
+    MAX_ATTACHMENTS,
     MAX_BODY_CHARS,
     MAX_CLIENT_ID_CHARS,
     MAX_ID,
@@ -29,6 +30,19 @@ class SendMessage:
     body: str
     to: tuple[str, ...] | None
     conversation: int | None
+    attachments: tuple[int, ...] = ()
+    separate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EditMessage:
+    id: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteMessage:
+    id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +59,7 @@ class Typing:
 @dataclass(frozen=True, slots=True)
 class Sync:
     after: int
+    since_rev: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +72,16 @@ class Ping:
     pass
 
 
-Command = SendMessage | MarkRead | Typing | Sync | Presence | Ping
+Command = (
+    SendMessage
+    | EditMessage
+    | DeleteMessage
+    | MarkRead
+    | Typing
+    | Sync
+    | Presence
+    | Ping
+)
 
 
 def parse_frame(text: str, *, max_bytes: int) -> Command:
@@ -95,24 +119,53 @@ def _parse_send(data: dict[str, Any], client_id: str | None) -> SendMessage:
         raise BadRequest(
             f"'client_id' must be a string of 1 to {MAX_CLIENT_ID_CHARS} characters."
         )
-    body = data.get("body")
-    if not isinstance(body, str):
-        raise BadRequest("'body' must be a string.")
-    if not _is_clean_str(body):
-        raise BadRequest("'body' contains characters that cannot be stored.")
-    body = body.strip()
-    if not body:
-        raise BadRequest("'body' is empty.")
-    if len(body) > MAX_BODY_CHARS:
-        raise TooLong(f"'body' is longer than {MAX_BODY_CHARS} characters.")
+    attachments = _parse_attachments(data.get("attachments"))
+    # A photo may go without words; anything else needs a body.
+    body = _parse_body(data.get("body"), allow_empty=bool(attachments))
     has_to = "to" in data and data["to"] is not None
     has_conversation = "conversation" in data and data["conversation"] is not None
     if has_to == has_conversation:
         raise BadRequest("Give exactly one of 'to' or 'conversation'.")
+    separate = data.get("separate", False)
+    if not isinstance(separate, bool):
+        raise BadRequest("'separate' must be true or false.")
     if has_conversation:
+        if separate:
+            raise BadRequest("'separate' goes with 'to', not 'conversation'.")
         conversation = _parse_id(data["conversation"], "conversation", minimum=1)
-        return SendMessage(client_id, body, None, conversation)
-    return SendMessage(client_id, body, _parse_recipients(data["to"]), None)
+        return SendMessage(client_id, body, None, conversation, attachments)
+    recipients = _parse_recipients(data["to"])
+    if separate and len(recipients) < 2:
+        raise BadRequest("'separate' needs at least two recipients in 'to'.")
+    return SendMessage(client_id, body, recipients, None, attachments, separate)
+
+
+def _parse_body(value: object, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        if value is None and allow_empty:
+            return ""
+        raise BadRequest("'body' must be a string.")
+    if not _is_clean_str(value):
+        raise BadRequest("'body' contains characters that cannot be stored.")
+    body = value.strip()
+    if not body and not allow_empty:
+        raise BadRequest("'body' is empty.")
+    if len(body) > MAX_BODY_CHARS:
+        raise TooLong(f"'body' is longer than {MAX_BODY_CHARS} characters.")
+    return body
+
+
+def _parse_attachments(value: object) -> tuple[int, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_ATTACHMENTS:
+        raise BadRequest(
+            f"'attachments' must be a list of at most {MAX_ATTACHMENTS} ids."
+        )
+    ids = tuple(_parse_id(item, "attachments", minimum=1) for item in value)
+    if len(set(ids)) != len(ids):
+        raise BadRequest("'attachments' names an upload twice.")
+    return ids
 
 
 def _parse_recipients(value: object) -> tuple[str, ...]:
@@ -130,6 +183,17 @@ def _parse_recipients(value: object) -> tuple[str, ...]:
     return tuple(sorted(set(names)))
 
 
+def _parse_edit(data: dict[str, Any]) -> EditMessage:
+    return EditMessage(
+        id=_parse_id(data.get("id"), "id", minimum=1),
+        body=_parse_body(data.get("body")),
+    )
+
+
+def _parse_delete(data: dict[str, Any]) -> DeleteMessage:
+    return DeleteMessage(id=_parse_id(data.get("id"), "id", minimum=1))
+
+
 def _parse_read(data: dict[str, Any]) -> MarkRead:
     return MarkRead(
         conversation=_parse_id(data.get("conversation"), "conversation", minimum=1),
@@ -142,7 +206,11 @@ def _parse_typing(data: dict[str, Any]) -> Typing:
 
 
 def _parse_sync(data: dict[str, Any]) -> Sync:
-    return Sync(_parse_id(data.get("after"), "after", minimum=0))
+    since_rev = data.get("since_rev")
+    return Sync(
+        _parse_id(data.get("after"), "after", minimum=0),
+        None if since_rev is None else _parse_id(since_rev, "since_rev", minimum=0),
+    )
 
 
 def _parse_presence(data: dict[str, Any]) -> Presence:
@@ -183,6 +251,8 @@ def _quote(kind: str) -> str:
 
 _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "message.send": parse_send,
+    "message.edit": _parse_edit,
+    "message.delete": _parse_delete,
     "message.read": _parse_read,
     "typing": _parse_typing,
     "sync": _parse_sync,

@@ -80,6 +80,7 @@ class LocalSockets:
                         user_id=row.user_id,
                         community_id=row.community_id,
                         session=row.session_hash,
+                        keep=row.keep_session_hash,
                         at=row.created_at.timestamp(),
                     )
                 since = polled_at
@@ -98,21 +99,32 @@ async def apply_revocation(
     user_id: int,
     community_id: int | None,
     session: str,
+    keep: str = "",
     at: float,
 ) -> None:
     """Close the resident's sockets that this access change covers."""
     for socket in registry.of_user(user_id):
-        if revocation_covers(socket, community_id=community_id, session=session, at=at):
+        if revocation_covers(
+            socket, community_id=community_id, session=session, keep=keep, at=at
+        ):
             await socket.revoke()
 
 
 def revocation_covers(
-    socket: RevocableSocket, *, community_id: int | None, session: str, at: float
+    socket: RevocableSocket,
+    *,
+    community_id: int | None,
+    session: str,
+    keep: str = "",
+    at: float,
 ) -> bool:
-    """Whether an access change applies to this socket."""
+    """Whether an access change applies to this socket: one community or
+    all, one session or all (but the one kept)."""
     if community_id is not None and socket.community_id != community_id:
         return False
     if session and socket.session_hash != session:
+        return False
+    if keep and socket.session_hash == keep:
         return False
     # A socket opened after the change had its access checked again.
     return socket.connected_at <= at

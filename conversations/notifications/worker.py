@@ -21,6 +21,7 @@ from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
+from ..maintenance import Schedule
 from ..models import Revocation, WorkerHeartbeat
 from .tasks import QUEUE
 
@@ -66,10 +67,15 @@ def requeue_orphaned_tasks() -> int:
             pk=task.pk, status="RUNNING", started_at=task.started_at
         ).update(status="READY", started_at=None)
         logger.warning("requeued task %s of dead worker %s", task.pk, owner)
-    WorkerHeartbeat.objects.filter(seen_at__lt=now - timedelta(days=1)).delete()
-    # Server processes read revocations of the last seconds only.
-    Revocation.objects.filter(created_at__lt=now - timedelta(days=1)).delete()
     return requeued
+
+
+def forget_old_records() -> None:
+    """Drop heartbeats of long-gone workers and revocations nobody reads any
+    more (server processes read those of the last seconds only)."""
+    horizon = timezone.now() - timedelta(days=1)
+    WorkerHeartbeat.objects.filter(seen_at__lt=horizon).delete()
+    Revocation.objects.filter(created_at__lt=horizon).delete()
 
 
 class _Liveness(threading.Thread):
@@ -77,6 +83,7 @@ class _Liveness(threading.Thread):
         super().__init__(name="notify-heartbeat", daemon=True)
         self.worker_id = worker_id
         self.stopping = threading.Event()
+        self.schedule = Schedule()
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -84,6 +91,7 @@ class _Liveness(threading.Thread):
                 close_old_connections()
                 heartbeat(self.worker_id)
                 requeue_orphaned_tasks()
+                self.schedule.run_due()
             except Exception as error:
                 logger.warning("worker heartbeat failed: %r", error)
             self.stopping.wait(heartbeat_interval())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from ..models import (
     Block,
@@ -14,19 +17,37 @@ from ..models import (
     User,
 )
 from ..wire.schema import CommunityObject, ConversationObject, MemberObject
-from .messages import message_object, participants_by_conversation
+from .messages import attachments_by_message, message_object
 
 
 def community_list_for_user(*, user_id: int) -> list[CommunityObject]:
+    """The resident's active communities, with their unread messages there."""
     rows = (
         Community.objects.filter(
             memberships__user_id=user_id,
             memberships__status=Membership.Status.ACTIVE,
         )
         .order_by("name")
-        .values("slug", "name")
+        .values("pk", "slug", "name")
     )
-    return [{"slug": r["slug"], "name": r["name"]} for r in rows]
+    unread = dict(
+        # One join: the resident's participant row of each message's
+        # conversation, compared with the message id.
+        Message.objects.filter(
+            conversation__participants__user_id=user_id,
+            id__gt=F("conversation__participants__last_read_id"),
+            deleted=False,
+        )
+        .exclude(sender_id=user_id)
+        .order_by()
+        .values("community_id")
+        .annotate(n=Count("id"))
+        .values_list("community_id", "n")
+    )
+    return [
+        {"slug": r["slug"], "name": r["name"], "unread": unread.get(r["pk"], 0)}
+        for r in rows
+    ]
 
 
 def member_list(
@@ -55,12 +76,11 @@ def member_list(
 def conversation_list_for_user(
     *, user_id: int, community: Community
 ) -> list[ConversationObject]:
-    """The resident's conversations in a community, most recent first."""
-    read_mark = Participant.objects.filter(
-        conversation_id=OuterRef("pk"), user_id=user_id
-    ).values("last_read_id")[:1]
+    """The resident's conversations in a community, most recent first, with
+    unread counts, everyone's read marks and whether the resident muted it."""
+    mine = Participant.objects.filter(conversation_id=OuterRef("pk"), user_id=user_id)
     unread = (
-        Message.objects.filter(conversation_id=OuterRef("pk"))
+        Message.objects.filter(conversation_id=OuterRef("pk"), deleted=False)
         .exclude(sender_id=user_id)
         .filter(id__gt=OuterRef("read_mark"))
         .order_by()
@@ -71,30 +91,51 @@ def conversation_list_for_user(
     conversations = list(
         Conversation.objects.filter(community=community, participants__user_id=user_id)
         .select_related("last_message__sender")
-        .annotate(read_mark=Subquery(read_mark))
+        .annotate(read_mark=Subquery(mine.values("last_read_id")[:1]))
+        .annotate(muted=Subquery(mine.values("muted")[:1]))
         .annotate(unread=Subquery(unread))
         .order_by("-last_message_id", "-id")
     )
-    participants = participants_by_conversation(c.pk for c in conversations)
-    result: list[ConversationObject] = []
-    for conversation in conversations:
-        names = participants.get(conversation.pk, [])
-        last = conversation.last_message
-        result.append(
-            {
-                "id": conversation.pk,
-                "participants": names,
-                "last_message": (
-                    message_object(
-                        last, participants=names, community_slug=community.slug
-                    )
-                    if last is not None
-                    else None
-                ),
-                "unread": conversation.unread or 0,
-            }
-        )
-    return result
+    marks = read_marks_by_conversation(c.pk for c in conversations)
+    attachments = attachments_by_message(
+        c.last_message.pk
+        for c in conversations
+        if c.last_message is not None
+        and c.last_message.attachment_count
+        and not c.last_message.deleted
+    )
+    return [
+        {
+            "id": conversation.pk,
+            "participants": sorted(marks.get(conversation.pk, {})),
+            "last_message": (
+                message_object(
+                    conversation.last_message,
+                    participants=sorted(marks.get(conversation.pk, {})),
+                    community_slug=community.slug,
+                    attachments=attachments.get(conversation.last_message.pk),
+                )
+                if conversation.last_message is not None
+                else None
+            ),
+            "unread": conversation.unread or 0,
+            "muted": bool(conversation.muted),
+            "read_marks": marks.get(conversation.pk, {}),
+        }
+        for conversation in conversations
+    ]
+
+
+def read_marks_by_conversation(
+    conversation_ids: Iterable[int],
+) -> dict[int, dict[str, int]]:
+    """Each participant's read mark by username, per conversation (one query)."""
+    result: dict[int, dict[str, int]] = defaultdict(dict)
+    for conversation_id, username, mark in Participant.objects.filter(
+        conversation_id__in=set(conversation_ids)
+    ).values_list("conversation_id", "user__username", "last_read_id"):
+        result[conversation_id][username] = mark
+    return dict(result)
 
 
 def reachable_participant_ids(*, conversation_id: int, about: int) -> list[int]:

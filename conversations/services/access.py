@@ -53,13 +53,28 @@ def session_revoke(*, user_id: int, session_key: str) -> None:
         _revoke(user_id=user_id, session=session_hash(session_key))
 
 
+def sessions_revoke_others(*, user_id: int, keep_session_key: str | None) -> None:
+    """A password change or reset: close every socket of the resident but
+    those of the session that made the change (None: keep none)."""
+    with transaction.atomic():
+        _revoke(
+            user_id=user_id,
+            keep=session_hash(keep_session_key) if keep_session_key else "",
+        )
+
+
 def _revoke(
-    *, user_id: int, community_id: int | None = None, session: str = ""
+    *,
+    user_id: int,
+    community_id: int | None = None,
+    session: str = "",
+    keep: str = "",
 ) -> None:
     revocation = Revocation.objects.create(
         user_id=user_id,
         community_id=community_id,
         session_hash=session,
+        keep_session_hash=keep,
         created_at=timezone.now(),
     )
     # Immediate signal through the layer; the Revocation row is the guarantee
@@ -70,6 +85,7 @@ def _revoke(
             "revocation": revocation.pk,
             "community_id": community_id,
             "session": session,
+            "keep": keep,
             "at": revocation.created_at.timestamp(),
         },
         user_ids=[user_id],

@@ -88,8 +88,20 @@ def message_new_frame(message: MessageObject) -> str:
     return dumps({"type": "message.new", "message": message})
 
 
-def ack_frame(client_id: str, message: MessageObject) -> MessageAckFrame:
-    return {"type": "message.ack", "client_id": client_id, "message": message}
+def ack_frame(client_id: str, messages: list[MessageObject]) -> MessageAckFrame:
+    """The ack of a send: every message it created (copies), the first also
+    as `message`."""
+    return {
+        "type": "message.ack",
+        "client_id": client_id,
+        "message": messages[0],
+        "messages": messages,
+    }
+
+
+def message_updated_frame(message: MessageObject) -> str:
+    """A serialized `message.updated`: built once per change."""
+    return dumps({"type": "message.updated", "message": message})
 
 
 def sync_batch_frame(messages: list[MessageObject], more: bool) -> SyncBatchFrame:

@@ -8,6 +8,7 @@ MAX_BODY_CHARS = 5000
 MAX_CLIENT_ID_CHARS = 64
 MAX_RECIPIENTS = 50
 MAX_USERNAME_CHARS = 150
+MAX_ATTACHMENTS = 10
 # Messages in one sync.batch or one history page.
 PAGE_LIMIT = 200
 # Half of daphne's 1 MiB frame cap: a sync.batch always fits in one frame.

@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field
 from typing_extensions import TypedDict
 
 from .limits import (
+    MAX_ATTACHMENTS,
     MAX_BODY_CHARS,
     MAX_CLIENT_ID_CHARS,
     MAX_ID,
@@ -106,6 +107,7 @@ class MessageObject(TypedDict):
 class CommunityObject(TypedDict):
     slug: str
     name: str
+    unread: Annotated[int, Field(description="The resident's unread messages there.")]
 
 
 class MemberObject(TypedDict):
@@ -120,6 +122,17 @@ class ConversationObject(TypedDict):
     unread: Annotated[
         int, Field(description="Messages from others after the resident's read mark.")
     ]
+    muted: Annotated[bool, Field(description="No email or push for it (yours only).")]
+    read_marks: Annotated[
+        dict[str, int],
+        Field(description="Each participant's read mark (0 for none), by username."),
+    ]
+
+
+class ConversationPatch(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    muted: bool
 
 
 # Client to server
@@ -130,13 +143,53 @@ class SendBody(TypedDict):
     `to` or `conversation`."""
 
     client_id: ClientId
-    body: Body
+    body: Annotated[
+        str,
+        Field(
+            max_length=MAX_BODY_CHARS,
+            description=f"Plain text, up to {MAX_BODY_CHARS} characters after "
+            "trimming; empty only with attachments.",
+        ),
+    ]
     to: NotRequired[Recipients]
     conversation: NotRequired[Id]
+    attachments: NotRequired[
+        Annotated[
+            list[Id],
+            Field(
+                max_length=MAX_ATTACHMENTS,
+                description="Ids of your unused uploads, each used once.",
+            ),
+        ]
+    ]
+    separate: NotRequired[
+        Annotated[
+            bool,
+            Field(
+                description="With `to` of 2 or more: one private copy per "
+                "recipient, each in the 1-to-1 conversation with them."
+            ),
+        ]
+    ]
 
 
 class MessageSendFrame(SendBody):
     type: Literal["message.send"]
+
+
+class MessageEditFrame(TypedDict):
+    """The sender changes the body, within the edit window."""
+
+    type: Literal["message.edit"]
+    id: Id
+    body: Body
+
+
+class MessageDeleteFrame(TypedDict):
+    """The sender deletes the message for everyone, at any time."""
+
+    type: Literal["message.delete"]
+    id: Id
 
 
 class MessageReadFrame(TypedDict):
@@ -153,6 +206,17 @@ class TypingFrame(TypedDict):
 class SyncFrame(TypedDict):
     type: Literal["sync"]
     after: Cursor
+    since_rev: NotRequired[
+        Annotated[
+            int,
+            Field(
+                ge=0,
+                le=2**63 - 1,
+                description="The highest rev the client has seen: also replay "
+                "the edits and deletions it missed.",
+            ),
+        ]
+    ]
 
 
 class PresenceFrame(TypedDict):
@@ -167,6 +231,23 @@ class PingFrame(TypedDict):
 # HTTP bodies besides the send (the send body is `SendBody`).
 
 
+ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class QuietHours(TypedDict):
+    """No push during them; emails that fall due are held to their end."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    start: ClockTime
+    end: ClockTime
+
+
+TimeZone = Annotated[
+    str, Field(min_length=1, max_length=64, description="An IANA time zone name.")
+]
+
+
 class PreferencesPatch(TypedDict, total=False):
     """Some notification preferences; the others keep their values."""
 
@@ -175,12 +256,22 @@ class PreferencesPatch(TypedDict, total=False):
     email: bool
     email_include_text: bool
     language: Literal["fr", "en"]
+    push: bool
+    quiet_hours: QuietHours | None
+    time_zone: TimeZone
 
 
 class Preferences(TypedDict):
     email: bool
     email_include_text: bool
     language: Literal["fr", "en"]
+    push: bool
+    quiet_hours: QuietHours | None
+    time_zone: str
+    email_status: Annotated[
+        Literal["ok", "bouncing"],
+        Field(description="Read-only: bouncing once a delivery failed for good."),
+    ]
 
 
 B64Url = Annotated[str, Field(pattern=r"^[A-Za-z0-9_=-]+$")]
@@ -207,12 +298,31 @@ class BlockBody(TypedDict):
     username: Username
 
 
+class EraseBody(TypedDict):
+    password: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class PushKeyObject(TypedDict):
+    public_key: str
+
+
 # Server to client
 
 
 class MessageAckFrame(TypedDict):
     type: Literal["message.ack"]
     client_id: str
+    message: Annotated[MessageObject, Field(description="The first of `messages`.")]
+    messages: Annotated[
+        list[MessageObject],
+        Field(description="Every message the send created (one per copy)."),
+    ]
+
+
+class MessageUpdatedFrame(TypedDict):
+    """A message was edited or deleted: its new state."""
+
+    type: Literal["message.updated"]
     message: MessageObject
 
 
@@ -240,6 +350,15 @@ class SyncBatchFrame(TypedDict):
         list[MessageObject], Field(max_length=PAGE_LIMIT, description="Ascending.")
     ]
     more: bool
+    changed: NotRequired[
+        Annotated[
+            list[MessageObject],
+            Field(
+                description="With `since_rev`: messages with id <= after whose "
+                "rev > since_rev, in their current state, ascending by rev."
+            ),
+        ]
+    ]
 
 
 class PongFrame(TypedDict):
@@ -255,6 +374,8 @@ class ErrorFrame(TypedDict):
 
 CLIENT_FRAMES: dict[str, type] = {
     "message.send": MessageSendFrame,
+    "message.edit": MessageEditFrame,
+    "message.delete": MessageDeleteFrame,
     "message.read": MessageReadFrame,
     "typing": TypingFrame,
     "sync": SyncFrame,
@@ -265,6 +386,7 @@ CLIENT_FRAMES: dict[str, type] = {
 SERVER_FRAMES: dict[str, type] = {
     "message.ack": MessageAckFrame,
     "message.new": MessageNewFrame,
+    "message.updated": MessageUpdatedFrame,
     "receipt": ReceiptFrame,
     "typing": TypingEventFrame,
     "sync.batch": SyncBatchFrame,
@@ -282,6 +404,11 @@ ERROR_CODES: dict[str, str] = {
     "rate_limited": "too many frames of this kind; slow down",
     "blocked": "a participant does not accept your messages",
     "forbidden": "you are no longer an active member of this community",
+    "not_allowed": "editing or deleting a message that is visible to you but not yours",
+    "edit_window_closed": "the edit window of this message has passed",
+    "bad_attachment": "an attachment id that is not your unused upload",
+    "too_large": "an upload over ATTACHMENT_MAX_BYTES (HTTP 413)",
+    "unsupported_type": "an upload that is not JPEG, PNG, WebP or PDF (HTTP 400)",
     "unavailable": "the database did not answer; retry with the same client_id",
     "internal": "an unexpected server error; retry",
 }
@@ -290,4 +417,5 @@ ERROR_CODES: dict[str, str] = {
 CLOSE_CODES: dict[int, str] = {
     4403: "access revoked: logout, suspension, removal or deactivation",
     4429: "the client kept sending frames that earned errors",
+    4408: "the client stopped reading: about 1 MiB of frames waited for it",
 }

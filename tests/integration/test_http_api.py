@@ -250,7 +250,9 @@ def test_communities_lists_the_residents_communities(
     """GET /api/communities/ lists only the resident's communities."""
     response = logged_in(alice).get("/api/communities/")
     assert response.status_code == 200
-    assert response.json() == [{"slug": "bourg-centre", "name": "Bourg Centre"}]
+    assert response.json() == [
+        {"slug": "bourg-centre", "name": "Bourg Centre", "unread": 0}
+    ]
 
 
 def test_members_search(alice: User, bob: User, carol: User) -> None:
@@ -288,6 +290,8 @@ def test_conversations_list_with_unread(send: Send, alice: User, bob: User) -> N
             "participants": ["alice", "bob"],
             "last_message": last,
             "unread": 2,
+            "muted": False,
+            "read_marks": {"alice": 0, "bob": 0},
         }
     ]
 

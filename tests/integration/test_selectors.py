@@ -283,14 +283,14 @@ def test_community_list_has_only_active_memberships(
     make_community("les-halles", "Les Halles")
     make_resident(other_community, "alice")
     assert community_list_for_user(user_id=alice.pk) == [
-        {"slug": "bourg-centre", "name": "Bourg Centre"},
-        {"slug": "la-croix", "name": "La Croix"},
+        {"slug": "bourg-centre", "name": "Bourg Centre", "unread": 0},
+        {"slug": "la-croix", "name": "La Croix", "unread": 0},
     ]
     membership_suspend(
         membership=Membership.objects.get(user=alice, community=other_community)
     )
     assert community_list_for_user(user_id=alice.pk) == [
-        {"slug": "bourg-centre", "name": "Bourg Centre"}
+        {"slug": "bourg-centre", "name": "Bourg Centre", "unread": 0}
     ]
     with pytest.raises(NotFound):
         community_get_for_user(user_id=alice.pk, community_slug="la-croix")

@@ -127,9 +127,9 @@ def test_missing_or_non_string_type_is_bad_request(frame: dict[str, Any]) -> Non
 
 def test_unknown_type_is_bad_request_and_named() -> None:
     """An unknown type gets `bad_request` that names it (quoted, truncated)."""
-    error = error_of({"type": "message.delete"})
+    error = error_of({"type": "message.archive"})
     assert error.code == "bad_request"
-    assert '"message.delete"' in error.detail
+    assert '"message.archive"' in error.detail
     long_error = error_of({"type": "x" * 1000})
     assert len(long_error.detail) < 100
 
