@@ -28,9 +28,10 @@ from .notifications.outbox import outbox_add_missed
 from .presence import get_presence, read_snapshot_async
 from .ratelimit import TokenBucket
 from .selectors.access import membership_get_active
-from .selectors.messages import messages_after, messages_in_conversation_after
+from .selectors.messages import messages_in_conversation_after, sync_page
 from .send_queue import send_queue
 from .services.access import session_hash
+from .services.editing import message_delete, message_edit
 from .services.messages import message_mark_read
 from .services.send import SendRequest
 from .services.typing import typing_recipients
@@ -161,6 +162,10 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         match command:
             case protocol.SendMessage():
                 await self.on_send(command)
+            case protocol.EditMessage():
+                await self.on_edit(command)
+            case protocol.DeleteMessage():
+                await self.on_delete(command)
             case protocol.MarkRead():
                 await database_sync_to_async(message_mark_read)(
                     user=self.user,
@@ -192,6 +197,8 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             body=command.body,
             to=command.to,
             conversation_id=command.conversation,
+            attachment_ids=command.attachments,
+            separate=command.separate,
         )
         try:
             result = await send_queue.submit(request, origin=self.channel_name)
@@ -207,15 +214,16 @@ class CommunityConsumer(AsyncWebsocketConsumer):
                 command.client_id,
             )
             return
-        message = result.message
         if result.created:
-            fill = self.tracker.on_own_ack(
-                message["conversation"], message["id"], result.previous_id
-            )
-            if fill is not None:
-                await self.fill_gap(message["conversation"], fill)
-            self.tracker.delivered(message["conversation"], message["id"])
-        await self.send_json(frames.ack_frame(command.client_id, [message]))
+            for message, previous_id in zip(
+                result.messages, result.previous_ids, strict=True
+            ):
+                conversation = message["conversation"]
+                fill = self.tracker.on_own_ack(conversation, message["id"], previous_id)
+                if fill is not None:
+                    await self.fill_gap(conversation, fill)
+                self.tracker.delivered(conversation, message["id"])
+        await self.send_json(frames.ack_frame(command.client_id, result.messages))
 
     async def on_typing(self, command: protocol.Typing) -> None:
         """Tell the other participants who may hear of it."""
@@ -239,16 +247,38 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             logger.warning("typing fan-out failed: %r", error)
 
     async def on_sync(self, command: protocol.Sync) -> None:
-        """Replay the messages after `after`, one batch per request."""
-        messages, more = await database_sync_to_async(messages_after)(
+        """Replay what was missed after `after` (and `since_rev`), one batch."""
+        if not resident_limits.allow("sync", self.user_id):
+            raise RateLimited("Too many sync requests; slow down.")
+        page = await database_sync_to_async(sync_page)(
             user_id=self.user_id,
             community_id=self.community_id,
             community_slug=self.community.slug,
             after=command.after,
+            since_rev=command.since_rev,
         )
-        await self.send_json(frames.sync_batch_frame(messages, more))
-        if not more:
-            self.tracker.synced(messages[-1]["id"] if messages else command.after)
+        await self.send_json(
+            frames.sync_batch_frame(page.messages, page.more, page.changed)
+        )
+        if not page.more:
+            self.tracker.synced(
+                page.messages[-1]["id"] if page.messages else command.after
+            )
+
+    async def on_edit(self, command: protocol.EditMessage) -> None:
+        """Change one's message; every tab learns it through message.updated."""
+        await database_sync_to_async(message_edit)(
+            user=self.user,
+            community=self.community,
+            message_id=command.id,
+            body=command.body,
+        )
+
+    async def on_delete(self, command: protocol.DeleteMessage) -> None:
+        """Delete one's message for everyone (message.updated to every tab)."""
+        await database_sync_to_async(message_delete)(
+            user=self.user, community=self.community, message_id=command.id
+        )
 
     async def fill_gap(self, conversation: int, fill: Fill) -> None:
         missing = await database_sync_to_async(messages_in_conversation_after)(
@@ -285,6 +315,10 @@ class CommunityConsumer(AsyncWebsocketConsumer):
                     await self.deliver_frame(
                         event["frame"], conversation, event["id"], event["sender"]
                     )
+
+    async def message_updated(self, event: dict[str, Any]) -> None:
+        """A message was edited or deleted: its new state, to every tab."""
+        await self.send_frame(event["frame"])
 
     async def receipt(self, event: dict[str, Any]) -> None:
         """Someone read a conversation this resident takes part in."""

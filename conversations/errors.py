@@ -50,3 +50,21 @@ class Forbidden(ChatError):
 
     code = "forbidden"
     http_status = 403
+
+
+class NotAllowed(ChatError):
+    """The message is visible to the caller but not theirs to change."""
+
+    code = "not_allowed"
+    http_status = 403
+
+
+class EditWindowClosed(ChatError):
+    code = "edit_window_closed"
+    http_status = 403
+
+
+class BadAttachment(ChatError):
+    """An attachment id that is not the sender's unused upload there."""
+
+    code = "bad_attachment"

@@ -220,12 +220,17 @@ PUSH_TIMEOUT_SECONDS = env_int("PUSH_TIMEOUT_SECONDS", 10)
 
 # Limits of the wire contract and of abuse control (documented in README).
 CHAT_MAX_FRAME_BYTES = 64 * 1024
+# How long after sending a sender may still edit a message.
+MESSAGE_EDIT_WINDOW_SECONDS = env_int("MESSAGE_EDIT_WINDOW_SECONDS", 900)
 # Rates are "per second/burst" token buckets, overridable from the
 # environment. Send, typing and connect count per resident across all their
 # sockets and HTTP requests in one server process; errors count per socket.
 CHAT_SEND_RATE = env_rate("CHAT_SEND_RATE", "5/30")
 CHAT_TYPING_RATE = env_rate("CHAT_TYPING_RATE", "2/10")
 CHAT_CONNECT_RATE = env_rate("CHAT_CONNECT_RATE", "1/30")
+# `sync` answers up to 512 KiB per frame: limited like sends, so that a few
+# bytes in cannot make megabytes out without bound.
+CHAT_SYNC_RATE = env_rate("CHAT_SYNC_RATE", "5/30")
 CHAT_ERROR_RATE = env_rate("CHAT_ERROR_RATE", "5/50")  # then close 4429
 
 LOGGING = {

@@ -18,6 +18,7 @@ STORAGES = {
 CHAT_SEND_RATE = env_rate("CHAT_SEND_RATE", "1000/1000")
 CHAT_TYPING_RATE = env_rate("CHAT_TYPING_RATE", "1000/1000")
 CHAT_CONNECT_RATE = env_rate("CHAT_CONNECT_RATE", "1000/1000")
+CHAT_SYNC_RATE = env_rate("CHAT_SYNC_RATE", "1000/1000")
 
 # `make test` runs the database-backed suites a second time on PostgreSQL
 # (scripts/with_postgres.py sets this); pytest-django creates and drops

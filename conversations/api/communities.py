@@ -18,11 +18,13 @@ from ..selectors.conversations import (
     member_list,
 )
 from ..selectors.messages import messages_before
+from ..services.conversations import conversation_update
 from ..services.send import SendRequest, message_send
 from ..wire.limits import MAX_ID, PAGE_LIMIT
 from ..wire.schema import (
     CommunityObject,
     ConversationObject,
+    ConversationPatch,
     MemberObject,
     MessageObject,
     SendBody,
@@ -59,6 +61,22 @@ def conversations(request: HttpRequest, slug: str) -> Any:
         user_id=resident(request).pk, community_slug=slug
     )
     return conversation_list_for_user(user_id=resident(request).pk, community=community)
+
+
+@router.patch(
+    "/conversations/{conversation_id}/",
+    response={200: ConversationObject, **ERRORS},
+    openapi_extra=body_of(ConversationPatch),
+)
+def conversation_change(request: HttpRequest, conversation_id: int) -> Any:
+    """Mute or unmute a conversation (the resident's own setting)."""
+    if not 1 <= conversation_id <= MAX_ID:
+        raise NotFound()
+    return conversation_update(
+        user=resident(request),
+        conversation_id=conversation_id,
+        changes=json_object(request),
+    )
 
 
 @router.get(
@@ -106,6 +124,8 @@ def send_message(request: HttpRequest, slug: str) -> Any:
             body=command.body,
             to=command.to,
             conversation_id=command.conversation,
+            attachment_ids=command.attachments,
+            separate=command.separate,
         )
     )
     return Status(201 if result.created else 200, result.message)

@@ -74,10 +74,11 @@ def member_list(
 
 
 def conversation_list_for_user(
-    *, user_id: int, community: Community
+    *, user_id: int, community: Community, only: int | None = None
 ) -> list[ConversationObject]:
     """The resident's conversations in a community, most recent first, with
-    unread counts, everyone's read marks and whether the resident muted it."""
+    unread counts, everyone's read marks and whether the resident muted it
+    (`only`: just that conversation, already access-checked)."""
     mine = Participant.objects.filter(conversation_id=OuterRef("pk"), user_id=user_id)
     unread = (
         Message.objects.filter(conversation_id=OuterRef("pk"), deleted=False)
@@ -88,9 +89,13 @@ def conversation_list_for_user(
         .annotate(n=Count("id"))
         .values("n")[:1]
     )
+    rows = Conversation.objects.filter(
+        community=community, participants__user_id=user_id
+    )
+    if only is not None:
+        rows = rows.filter(pk=only)
     conversations = list(
-        Conversation.objects.filter(community=community, participants__user_id=user_id)
-        .select_related("last_message__sender")
+        rows.select_related("last_message__sender")
         .annotate(read_mark=Subquery(mine.values("last_read_id")[:1]))
         .annotate(muted=Subquery(mine.values("muted")[:1]))
         .annotate(unread=Subquery(unread))
@@ -138,19 +143,19 @@ def read_marks_by_conversation(
     return dict(result)
 
 
-def reachable_participant_ids(*, conversation_id: int, about: int) -> list[int]:
+def reachable_participant_ids(*, conversation_id: int, about: int | None) -> list[int]:
     """Participants who may still hear of the conversation (an active account
-    and an active membership in its community) and who do not block `about`,
-    the resident whose action they would hear of (always included)."""
+    and an active membership in its community); with `about`, not those who
+    block that resident, whose action they would hear of (always included)."""
     active_member = Membership.objects.filter(
         user_id=OuterRef("user_id"),
         community_id=OuterRef("conversation__community_id"),
         status=Membership.Status.ACTIVE,
     )
-    blocks = Block.objects.filter(blocker_id=OuterRef("user_id"), blocked_id=about)
-    return list(
-        Participant.objects.filter(conversation_id=conversation_id)
-        .filter(Exists(active_member), user__is_active=True)
-        .filter(Q(user_id=about) | ~Exists(blocks))
-        .values_list("user_id", flat=True)
+    rows = Participant.objects.filter(conversation_id=conversation_id).filter(
+        Exists(active_member), user__is_active=True
     )
+    if about is not None:
+        blocks = Block.objects.filter(blocker_id=OuterRef("user_id"), blocked_id=about)
+        rows = rows.filter(Q(user_id=about) | ~Exists(blocks))
+    return list(rows.values_list("user_id", flat=True))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
 
 from ..models import Attachment, Message, Participant
 from ..wire import frames
@@ -97,6 +100,60 @@ def message_objects(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class SyncPage:
+    """One `sync.batch`: new messages by id, and (with `since_rev`) the
+    changes to older ones by rev; `more` covers both."""
+
+    messages: list[MessageObject]
+    changed: list[MessageObject] | None
+    more: bool
+
+
+def sync_page(
+    *,
+    user_id: int,
+    community_id: int,
+    community_slug: str,
+    after: int,
+    since_rev: int | None = None,
+    limit: int = PAGE_LIMIT,
+) -> SyncPage:
+    """What a resident missed in a community: messages with id > after and,
+    with since_rev, the messages with id <= after whose rev > since_rev (in
+    their current state, ascending by rev); at most `limit` in all."""
+    changed: list[MessageObject] | None = None
+    more_changed = False
+    if since_rev is not None:
+        rows = list(
+            _visible(user_id, community_id)
+            .filter(rev__gt=since_rev, id__lte=after)
+            .order_by("rev")[: limit + 1]
+        )
+        more_changed = len(rows) > limit
+        changed = message_objects(rows[:limit], community_slug=community_slug)
+        limit -= len(changed)
+    messages, more = messages_after(
+        user_id=user_id,
+        community_id=community_id,
+        community_slug=community_slug,
+        after=after,
+        limit=limit,
+    )
+    # 200 long messages of 4-byte characters would exceed what daphne sends
+    # in one frame (1 MiB): the batch would fail and the client never catch
+    # up. Cut it by size instead; `more` tells the client to ask again.
+    budget = SYNC_BATCH_MAX_BYTES
+    if changed:
+        changed, cut = _cut(changed, budget)
+        more_changed = more_changed or cut
+        budget -= sum(_size(m) for m in changed)
+        if cut:
+            return SyncPage([], changed, True)
+    messages, cut = _cut(messages, budget, keep_one=not changed)
+    return SyncPage(messages, changed, more or more_changed or cut)
+
+
 def messages_after(
     *,
     user_id: int,
@@ -106,30 +163,47 @@ def messages_after(
     limit: int = PAGE_LIMIT,
 ) -> tuple[list[MessageObject], bool]:
     """Messages of the resident's conversations in a community with id > after,
-    ascending, at most `limit`; and whether more remain."""
+    ascending, at most `limit` (and at most SYNC_BATCH_MAX_BYTES of JSON); and
+    whether more remain."""
+    if limit <= 0:
+        exists = _visible(user_id, community_id).filter(id__gt=after).exists()
+        return [], exists
+    rows = list(
+        _visible(user_id, community_id).filter(id__gt=after).order_by("id")[: limit + 1]
+    )
+    more = len(rows) > limit
+    messages, cut = _cut(message_objects(rows[:limit], community_slug=community_slug))
+    return messages, more or cut
+
+
+def _visible(user_id: int, community_id: int) -> QuerySet[Message]:
+    """The messages of the resident's conversations in a community."""
     conversation_ids = Participant.objects.filter(
         user_id=user_id, conversation__community_id=community_id
     ).values("conversation_id")
-    rows = list(
-        Message.objects.select_related("sender")
-        .filter(
-            community_id=community_id,
-            conversation_id__in=conversation_ids,
-            id__gt=after,
-        )
-        .order_by("id")[: limit + 1]
+    return Message.objects.select_related("sender").filter(
+        community_id=community_id, conversation_id__in=conversation_ids
     )
-    more = len(rows) > limit
-    messages = message_objects(rows[:limit], community_slug=community_slug)
-    # 200 long messages of 4-byte characters would exceed what daphne sends
-    # in one frame (1 MiB): the batch would fail and the client never catch
-    # up. Cut it by size instead; `more` tells the client to ask again.
+
+
+def _size(message: MessageObject) -> int:
+    return len(json.dumps(message, ensure_ascii=False).encode())
+
+
+def _cut(
+    messages: list[MessageObject],
+    budget: int = SYNC_BATCH_MAX_BYTES,
+    *,
+    keep_one: bool = True,
+) -> tuple[list[MessageObject], bool]:
+    """The longest prefix within `budget` bytes of JSON (always one message
+    when `keep_one`, so that a client always moves forward); whether it cut."""
     size = 0
     for index, message in enumerate(messages):
-        size += len(json.dumps(message, ensure_ascii=False).encode())
-        if size > SYNC_BATCH_MAX_BYTES and index > 0:
+        size += _size(message)
+        if size > budget and (index > 0 or not keep_one):
             return messages[:index], True
-    return messages, more
+    return messages, False
 
 
 def messages_in_conversation_after(

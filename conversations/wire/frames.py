@@ -104,8 +104,16 @@ def message_updated_frame(message: MessageObject) -> str:
     return dumps({"type": "message.updated", "message": message})
 
 
-def sync_batch_frame(messages: list[MessageObject], more: bool) -> SyncBatchFrame:
-    return {"type": "sync.batch", "messages": messages, "more": more}
+def sync_batch_frame(
+    messages: list[MessageObject],
+    more: bool,
+    changed: list[MessageObject] | None = None,
+) -> SyncBatchFrame:
+    """`changed` only when the client asked with `since_rev`."""
+    frame: SyncBatchFrame = {"type": "sync.batch", "messages": messages, "more": more}
+    if changed is not None:
+        frame["changed"] = changed
+    return frame
 
 
 def receipt_frame(conversation: int, user: str, up_to: int) -> ReceiptFrame:

@@ -33,7 +33,8 @@ async def test_one_to_one_reaches_every_tab_but_the_sending_one(
     )
 
     assert ack["type"] == "message.ack", ack
-    assert set(ack) == {"type", "client_id", "message"}
+    assert set(ack) == {"type", "client_id", "message", "messages"}
+    assert ack["messages"] == [ack["message"]]
     assert ack["client_id"] == "d-1"
     message = ack["message"]
     assert_message_object(message)

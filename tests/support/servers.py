@@ -47,6 +47,7 @@ _SITE_VARIABLES = (
     "CHAT_SEND_RATE",
     "CHAT_TYPING_RATE",
     "CHAT_CONNECT_RATE",
+    "CHAT_SYNC_RATE",
     "CHAT_ERROR_RATE",
     "CHANNEL_LAYER_PREFIX",
     "NOTIFY_EMAIL_DELAY_SECONDS",
@@ -262,6 +263,7 @@ class Site:
                 "CHAT_SEND_RATE": "1000/1000",
                 "CHAT_TYPING_RATE": "1000/1000",
                 "CHAT_CONNECT_RATE": "1000/1000",
+                "CHAT_SYNC_RATE": "1000/1000",
                 "PYTHONPATH": str(REPO_ROOT),
                 "PYTHONUNBUFFERED": "1",
             }

@@ -10,8 +10,9 @@ from conversations.errors import (
     NotFound,
     NotMember,
 )
+from conversations.models import Attachment
 from conversations.services.send import SendRequest, SendResult, participant_key
-from conversations.services.send.checks import Repeat, Target, check_sends
+from conversations.services.send.checks import Placement, Repeat, Target, check_sends
 from conversations.services.send.facts import ConversationFacts, Person, SendFacts
 
 ALICE, BOB, CAROL = Person(1, "alice"), Person(2, "bob"), Person(3, "carol")
@@ -25,6 +26,8 @@ def request(
     to: tuple[str, ...] | None = ("bob",),
     conversation_id: int | None = None,
     community_id: int = HOME,
+    attachments: tuple[int, ...] = (),
+    separate: bool = False,
 ) -> SendRequest:
     return SendRequest(
         sender_id=sender.id,
@@ -35,6 +38,8 @@ def request(
         body="Bonjour",
         to=None if conversation_id is not None else to,
         conversation_id=conversation_id,
+        attachment_ids=attachments,
+        separate=separate,
     )
 
 
@@ -53,7 +58,11 @@ def facts(**changes: object) -> SendFacts:
 
 
 def only(plans: list[object]) -> object:
+    """The one plan; for a placement, its one target."""
     (plan,) = plans
+    if isinstance(plan, Placement):
+        (target,) = plan.targets
+        return target
     return plan
 
 
@@ -114,7 +123,11 @@ def test_a_block_by_any_participant_refuses_the_send() -> None:
 
 
 def test_resend_is_answered_from_what_is_stored() -> None:
-    stored = SendResult(message={"id": 5}, created=False)  # type: ignore[typeddict-item]
+    stored = SendResult(
+        messages=[{"id": 5}],  # type: ignore[list-item]
+        created=False,
+        previous_ids=[0],
+    )
     plan = only(check_sends([request()], facts(existing={(1, "c1"): stored})))
     assert plan is stored
 
@@ -122,14 +135,14 @@ def test_resend_is_answered_from_what_is_stored() -> None:
 def test_a_repeat_inside_the_batch_points_at_the_first() -> None:
     plans = check_sends([request("x"), request("y"), request("x")], facts())
     assert plans[2] == Repeat(first=0)
-    assert isinstance(plans[1], Target)
+    assert isinstance(plans[1], Placement)
 
 
 def test_same_client_id_from_two_senders_is_two_sends() -> None:
     plans = check_sends(
         [request("x"), request("x", sender=BOB, to=("alice",))], facts()
     )
-    assert all(isinstance(p, Target) for p in plans)
+    assert all(isinstance(p, Placement) for p in plans)
 
 
 def test_participants_keep_whether_they_can_be_reached() -> None:
@@ -143,3 +156,55 @@ def test_participants_keep_whether_they_can_be_reached() -> None:
     )
     assert isinstance(plan, Target)
     assert plan.people == (ALICE, gone)
+
+
+def test_separate_copies_go_to_each_pair_and_learn_nothing_of_the_others() -> None:
+    """`separate` to bob and carol: two targets, each alice and one neighbour."""
+    (plan,) = check_sends([request(to=("bob", "carol"), separate=True)], facts())
+    assert isinstance(plan, Placement)
+    assert [t.people for t in plan.targets] == [(ALICE, BOB), (ALICE, CAROL)]
+    assert [t.copy for t in plan.targets] == [0, 1]
+    assert [t.key for t in plan.targets] == [
+        participant_key([1, 2]),
+        participant_key([1, 3]),
+    ]
+
+
+def test_a_block_by_one_recipient_refuses_every_separate_copy() -> None:
+    blocked = facts(blocks={(CAROL.id, ALICE.id)})
+    plan = only(check_sends([request(to=("bob", "carol"), separate=True)], blocked))
+    assert isinstance(plan, Blocked)
+
+
+def upload(
+    pk: int, *, uploader: Person = ALICE, community_id: int = HOME
+) -> Attachment:
+    return Attachment(pk=pk, uploader_id=uploader.id, community_id=community_id)
+
+
+def test_own_unused_uploads_are_attached() -> None:
+    uploads = {1: upload(1), 2: upload(2)}
+    (plan,) = check_sends([request(attachments=(1, 2))], facts(uploads=uploads))
+    assert isinstance(plan, Placement)
+    assert plan.attachment_ids == (1, 2)
+
+
+def test_someone_elses_used_missing_or_foreign_upload_is_bad_attachment() -> None:
+    """Another's upload, one in another community, a used or missing one: the
+    same error, naming the client_id."""
+    uploads = {1: upload(1, uploader=BOB), 2: upload(2, community_id=HOME + 1)}
+    for ids in ((1,), (2,), (3,)):
+        plan = only(check_sends([request(attachments=ids)], facts(uploads=uploads)))
+        assert isinstance(plan, ChatError)
+        assert (plan.code, plan.client_id) == ("bad_attachment", "c1")
+
+
+def test_an_upload_is_used_once_per_batch() -> None:
+    uploads = {1: upload(1)}
+    plans = check_sends(
+        [request("a", attachments=(1,)), request("b", attachments=(1,))],
+        facts(uploads=uploads),
+    )
+    assert isinstance(plans[0], Placement)
+    assert isinstance(plans[1], ChatError)
+    assert plans[1].code == "bad_attachment"

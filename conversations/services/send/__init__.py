@@ -48,7 +48,7 @@ def message_send_many(
         with transaction.atomic():
             facts = send_facts(requests)
             plans = check_sends(requests, facts)
-            return write_sends(requests, plans, presence=presence)
+            return write_sends(requests, plans, facts, presence=presence)
     except IntegrityError:
         # A concurrent batch won a unique constraint: the same client_id (a
         # resend racing its original) or the same new conversation. Its rows

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from ...errors import BadRequest, ChatError, NotMember
+from ...models import Attachment
 from .requests import SendRequest, SendResult
 
 
@@ -49,6 +50,8 @@ class SendFacts:
     by_key: dict[tuple[int, str], ConversationFacts] = field(default_factory=dict)
     # (blocker id, blocked id) among the senders and everyone they write to.
     blocks: set[tuple[int, int]] = field(default_factory=set)
+    # Unused uploads among the attachment ids the requests name.
+    uploads: dict[int, Attachment] = field(default_factory=dict)
 
 
 def participant_key(user_ids: list[int] | tuple[int, ...]) -> str:
@@ -57,8 +60,11 @@ def participant_key(user_ids: list[int] | tuple[int, ...]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def recipient_set(request: SendRequest, facts: SendFacts) -> RecipientSet | ChatError:
-    """The participant set of a `to` send, or why it cannot have one."""
+def recipient_sets(
+    request: SendRequest, facts: SendFacts
+) -> list[RecipientSet] | ChatError:
+    """The participant sets of a `to` send (one, or one per separate copy),
+    or why it cannot have them."""
     names = request.to or ()
     if request.sender_username in names:
         return BadRequest(
@@ -71,12 +77,19 @@ def recipient_set(request: SendRequest, facts: SendFacts) -> RecipientSet | Chat
             "Not an active member of this community: " + ", ".join(missing[:5]),
             client_id=request.client_id,
         )
-    people = sorted(
-        {
-            Person(request.sender_id, request.sender_username),
-            *(Person(found[name], name) for name in names),
-        },
-        key=lambda person: person.username,
-    )
+    sender = Person(request.sender_id, request.sender_username)
+    groups = [(name,) for name in names] if request.separate else [tuple(names)]
+    return [
+        _recipient_set(
+            request.community_id, sender, [Person(found[n], n) for n in group]
+        )
+        for group in groups
+    ]
+
+
+def _recipient_set(
+    community_id: int, sender: Person, recipients: list[Person]
+) -> RecipientSet:
+    people = sorted({sender, *recipients}, key=lambda person: person.username)
     key = participant_key([person.id for person in people])
-    return RecipientSet(request.community_id, key, tuple(people))
+    return RecipientSet(community_id, key, tuple(people))

@@ -10,9 +10,24 @@ from collections import defaultdict
 
 from django.db.models import Exists, OuterRef
 
-from ...models import Block, Conversation, Membership, Message, Participant, User
+from ...models import (
+    Attachment,
+    Block,
+    Conversation,
+    Membership,
+    Message,
+    Participant,
+    User,
+)
 from ...selectors.messages import message_objects
-from .facts import ConversationFacts, Person, RecipientSet, SendFacts, recipient_set
+from ...wire.schema import MessageObject
+from .facts import (
+    ConversationFacts,
+    Person,
+    RecipientSet,
+    SendFacts,
+    recipient_sets,
+)
 from .requests import SendRequest, SendResult
 
 
@@ -54,11 +69,19 @@ def send_facts(requests: list[SendRequest]) -> SendFacts:
                 memberships__status=Membership.Status.ACTIVE,
             ).values_list("username", "id")
         )
-    sets = [recipient_set(r, facts) for r in fresh if r.to is not None]
-    _read_by_key(facts, [s for s in sets if isinstance(s, RecipientSet)])
+    sets = [recipient_sets(r, facts) for r in fresh if r.to is not None]
+    _read_by_key(facts, [s for group in sets if isinstance(group, list) for s in group])
     everyone = {p.id for people in facts.participants.values() for p in people}
     everyone.update(uid for names in facts.members.values() for uid in names.values())
     _read_blocks(facts, {r.sender_id for r in fresh}, everyone)
+    wanted_uploads = {pk for r in fresh for pk in r.attachment_ids}
+    if wanted_uploads:
+        facts.uploads = {
+            row.pk: row
+            for row in Attachment.objects.filter(
+                pk__in=wanted_uploads, message__isnull=True
+            )
+        }
     return facts
 
 
@@ -112,17 +135,21 @@ def conversation_people(conversation_ids: set[int]) -> dict[int, list[Person]]:
 
 
 def _existing(requests: list[SendRequest]) -> dict[tuple[int, str], SendResult]:
+    """What a resend answers: every copy the first send stored, in order."""
     keys = {(r.sender_id, r.client_id) for r in requests}
     rows = [
         m
-        for m in Message.objects.select_related("sender", "community").filter(
-            sender_id__in={k[0] for k in keys}, client_id__in={k[1] for k in keys}
-        )
+        for m in Message.objects.select_related("sender", "community")
+        .filter(sender_id__in={k[0] for k in keys}, client_id__in={k[1] for k in keys})
+        .order_by("copy")
         if (m.sender_id, m.client_id) in keys
     ]
     if not rows:
         return {}
+    copies: dict[tuple[int, str], list[MessageObject]] = defaultdict(list)
+    for m, payload in zip(rows, message_objects(rows), strict=True):
+        copies[(m.sender_id, m.client_id)].append(payload)
     return {
-        (m.sender_id, m.client_id): SendResult(payload, created=False)
-        for m, payload in zip(rows, message_objects(rows), strict=True)
+        key: SendResult(messages, created=False, previous_ids=[0] * len(messages))
+        for key, messages in copies.items()
     }

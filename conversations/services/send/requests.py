@@ -27,6 +27,10 @@ class SendRequest:
     body: str
     to: tuple[str, ...] | None = None
     conversation_id: int | None = None
+    attachment_ids: tuple[int, ...] = ()
+    # With `to` of 2 or more: one private copy per recipient, each in the
+    # 1-to-1 conversation of the sender and that recipient.
+    separate: bool = False
 
     @classmethod
     def of(
@@ -38,6 +42,8 @@ class SendRequest:
         body: str,
         to: tuple[str, ...] | None = None,
         conversation_id: int | None = None,
+        attachment_ids: tuple[int, ...] = (),
+        separate: bool = False,
     ) -> SendRequest:
         """A request from loaded rows (the interfaces have them at hand)."""
         return cls(
@@ -49,13 +55,25 @@ class SendRequest:
             body=body,
             to=to,
             conversation_id=conversation_id,
+            attachment_ids=attachment_ids,
+            separate=separate,
         )
 
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    message: MessageObject
+    """Every message a send created (one, or one per separate copy)."""
+
+    messages: list[MessageObject]
     created: bool
-    # Id of the conversation's message before this one (0 if none): lets each
-    # socket deliver its conversation's messages in order.
-    previous_id: int = 0
+    # Id of each one's conversation's message before it (0 if none): lets
+    # each socket deliver its conversation's messages in order.
+    previous_ids: list[int]
+
+    @property
+    def message(self) -> MessageObject:
+        return self.messages[0]
+
+    @property
+    def previous_id(self) -> int:
+        return self.previous_ids[0]

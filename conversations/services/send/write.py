@@ -6,51 +6,75 @@ what must be ordered: id allocation, the inserts and the commit.
 
 from __future__ import annotations
 
-from django.db import connection
+import secrets
+from dataclasses import dataclass, replace
+
+from django.db import IntegrityError, connection
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from ...errors import ChatError
-from ...models import Conversation, Message, Participant
+from ...models import Attachment, Conversation, Message, Participant
 from ...notifications.outbox import PresenceSnapshot, Stored, outbox_add
+from ...selectors.messages import attachment_object
 from ...wire.frames import message_object
-from .checks import Plan, Repeat, Target
+from ...wire.schema import AttachmentObject, MessageObject
+from .checks import Placement, Plan, Repeat, Target
+from .facts import SendFacts
 from .requests import Delivery, SendRequest, SendResult
 
 # Namespace of our PostgreSQL advisory locks (two-int form: namespace, key).
-_SEND_LOCK_NAMESPACE = 0x4348
+SEND_LOCK_NAMESPACE = 0x4348
 
 Outcome = SendResult | ChatError
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One message to insert: a request's target (one per separate copy)."""
+
+    index: int  # the request's position in the batch
+    target: Target
+
+
 def write_sends(
-    requests: list[SendRequest], plans: list[Plan], *, presence: PresenceSnapshot
+    requests: list[SendRequest],
+    plans: list[Plan],
+    facts: SendFacts,
+    *,
+    presence: PresenceSnapshot,
 ) -> tuple[list[Outcome], list[Delivery]]:
-    """Store the targets of a checked batch; answer every request."""
-    targets = {i: plan for i, plan in enumerate(plans) if isinstance(plan, Target)}
+    """Store the placements of a checked batch; answer every request."""
     outcomes: dict[int, Outcome] = {
         i: plan
         for i, plan in enumerate(plans)
         if isinstance(plan, SendResult | ChatError)
     }
+    rows = [
+        _Row(i, target)
+        for i, plan in enumerate(plans)
+        if isinstance(plan, Placement)
+        for target in plan.targets
+    ]
     deliveries: list[Delivery] = []
-    if targets:
-        targets = _create_conversations(targets)
-        for community_id in sorted({t.community_id for t in targets.values()}):
-            _lock_community_for_send(community_id)
-        latest = _latest_ids(targets)
-        stored, deliveries = _insert(requests, targets, latest)
-        outcomes.update(stored)
+    if rows:
+        rows = _create_conversations(rows)
+        for community_id in sorted({row.target.community_id for row in rows}):
+            lock_community(community_id)
+        messages, deliveries = _insert(requests, facts, rows)
+        outcomes.update(messages)
         outbox_add(
             [
                 Stored(
                     message_id=d.message["id"],
                     community_id=d.community_id,
                     recipient_ids=tuple(
-                        uid for uid in d.user_ids if uid != requests[index].sender_id
+                        uid
+                        for uid in d.user_ids
+                        if uid != requests[row.index].sender_id
                     ),
                 )
-                for index, d in zip(sorted(targets), deliveries, strict=True)
+                for row, d in zip(rows, deliveries, strict=True)
             ],
             presence=presence,
         )
@@ -58,22 +82,22 @@ def write_sends(
         if isinstance(plan, Repeat):
             first = outcomes[plan.first]
             outcomes[index] = (
-                SendResult(first.message, created=False)
+                replace(first, created=False)
                 if isinstance(first, SendResult)
                 else first
             )
     return [outcomes[i] for i in range(len(plans))], deliveries
 
 
-def _create_conversations(targets: dict[int, Target]) -> dict[int, Target]:
+def _create_conversations(rows: list[_Row]) -> list[_Row]:
     """Create the conversations that new participant sets need (once each)."""
     new = {
-        (t.community_id, t.key): t
-        for t in targets.values()
-        if t.conversation_id is None
+        (r.target.community_id, r.target.key): r.target
+        for r in rows
+        if r.target.conversation_id is None
     }
     if not new:
-        return targets
+        return rows
     created = Conversation.objects.bulk_create(
         Conversation(community_id=community_id, participant_key=key)
         for community_id, key in new
@@ -86,26 +110,24 @@ def _create_conversations(targets: dict[int, Target]) -> dict[int, Target]:
         ].people
     )
     ids = {(c.community_id, c.participant_key): c.pk for c in created}
-    return {
-        index: (
-            target
-            if target.conversation_id is not None
-            else Target(
-                target.community_id,
-                ids[(target.community_id, target.key)],
-                target.key,
-                0,
-                target.people,
-            )
+    return [
+        row
+        if row.target.conversation_id is not None
+        else _Row(
+            row.index,
+            replace(
+                row.target,
+                conversation_id=ids[(row.target.community_id, row.target.key)],
+            ),
         )
-        for index, target in targets.items()
-    }
+        for row in rows
+    ]
 
 
-def _latest_ids(targets: dict[int, Target]) -> dict[int, int]:
+def _latest_ids(rows: list[_Row]) -> dict[int, int]:
     """Each conversation's newest message id, read again under the lock on
     PostgreSQL (a concurrent batch may have added one since the checks)."""
-    latest = {_placed(t): t.previous_id for t in targets.values()}
+    latest = {_placed(r.target): r.target.previous_id for r in rows}
     if connection.vendor == "postgresql":
         latest.update(
             (pk, last or 0)
@@ -117,25 +139,30 @@ def _latest_ids(targets: dict[int, Target]) -> dict[int, int]:
 
 
 def _insert(
-    requests: list[SendRequest], targets: dict[int, Target], latest: dict[int, int]
+    requests: list[SendRequest],
+    facts: SendFacts,
+    rows: list[_Row],
 ) -> tuple[dict[int, Outcome], list[Delivery]]:
     now = timezone.now()
-    order = sorted(targets)
+    latest = _latest_ids(rows)
     messages = Message.objects.bulk_create(
         Message(
-            conversation_id=_placed(targets[i]),
-            community_id=requests[i].community_id,
-            sender_id=requests[i].sender_id,
-            client_id=requests[i].client_id,
-            body=requests[i].body,
+            conversation_id=_placed(row.target),
+            community_id=requests[row.index].community_id,
+            sender_id=requests[row.index].sender_id,
+            client_id=requests[row.index].client_id,
+            copy=row.target.copy,
+            body=requests[row.index].body,
             sent_at=now,
+            attachment_count=len(requests[row.index].attachment_ids),
         )
-        for i in order
+        for row in rows
     )
-    outcomes: dict[int, Outcome] = {}
+    attachments = _attach(requests, facts, rows, messages)
+    copies: dict[int, list[tuple[MessageObject, int]]] = {}
     deliveries: list[Delivery] = []
-    for index, message in zip(order, messages, strict=True):
-        request, target = requests[index], targets[index]
+    for row, message in zip(rows, messages, strict=True):
+        request, target = requests[row.index], row.target
         conversation_id = _placed(target)
         previous_id = latest[conversation_id]
         latest[conversation_id] = message.pk
@@ -148,8 +175,9 @@ def _insert(
             body=message.body,
             sent_at=now,
             client_id=message.client_id,
+            attachments=attachments.get(message.pk),
         )
-        outcomes[index] = SendResult(payload, created=True, previous_id=previous_id)
+        copies.setdefault(row.index, []).append((payload, previous_id))
         deliveries.append(
             Delivery(
                 message=payload,
@@ -164,7 +192,64 @@ def _insert(
             *(When(pk=cid, then=Value(mid)) for cid, mid in latest.items())
         )
     )
+    outcomes: dict[int, Outcome] = {
+        index: SendResult(
+            messages=[payload for payload, _ in made],
+            created=True,
+            previous_ids=[previous for _, previous in made],
+        )
+        for index, made in copies.items()
+    }
     return outcomes, deliveries
+
+
+def _attach(
+    requests: list[SendRequest],
+    facts: SendFacts,
+    rows: list[_Row],
+    messages: list[Message],
+) -> dict[int, list[AttachmentObject]]:
+    """Give the uploads to their messages: the first copy takes the rows,
+    later copies get rows of their own that point at the same stored files."""
+    result: dict[int, list[AttachmentObject]] = {}
+    for row, message in zip(rows, messages, strict=True):
+        upload_ids = requests[row.index].attachment_ids
+        if not upload_ids:
+            continue
+        uploads = [facts.uploads[pk] for pk in upload_ids]
+        if row.target.copy == 0:
+            taken = Attachment.objects.filter(
+                pk__in=upload_ids, message__isnull=True
+            ).update(message_id=message.pk)
+            if taken != len(upload_ids):
+                # A concurrent send took one of them first: retried alone,
+                # this send then meets bad_attachment.
+                raise IntegrityError("upload already used by another message")
+            owned = uploads
+        else:
+            owned = Attachment.objects.bulk_create(
+                _upload_copy(upload, message_id=message.pk) for upload in uploads
+            )
+        result[message.pk] = [attachment_object(upload) for upload in owned]
+    return result
+
+
+def _upload_copy(upload: Attachment, *, message_id: int) -> Attachment:
+    """A copy of an upload's row for another separate copy of the message."""
+    return Attachment(
+        uploader_id=upload.uploader_id,
+        community_id=upload.community_id,
+        message_id=message_id,
+        key=secrets.token_hex(16),
+        name=upload.name,
+        content_type=upload.content_type,
+        size=upload.size,
+        width=upload.width,
+        height=upload.height,
+        file=upload.file.name,
+        thumbnail=upload.thumbnail.name if upload.thumbnail else "",
+        created_at=upload.created_at,
+    )
 
 
 def _placed(target: Target) -> int:
@@ -174,16 +259,17 @@ def _placed(target: Target) -> int:
     return target.conversation_id
 
 
-def _lock_community_for_send(community_id: int) -> None:
-    """Serialize message inserts per community so ids are committed in order.
+def lock_community(community_id: int) -> None:
+    """Serialize message inserts and changes per community, so ids and revs
+    are committed in order.
 
-    `sync` pages by id: if id 12 could commit after id 13 was delivered, a
-    client resuming after 13 would never see 12. On SQLite the IMMEDIATE
-    transaction already holds the database write lock.
+    `sync` pages by id (and by rev): if id 12 could commit after id 13 was
+    delivered, a client resuming after 13 would never see 12. On SQLite the
+    IMMEDIATE transaction already holds the database write lock.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)",
-                [_SEND_LOCK_NAMESPACE, community_id % (2**31)],
+                [SEND_LOCK_NAMESPACE, community_id % (2**31)],
             )

@@ -1,0 +1,136 @@
+"""Editing and deleting a message: by its sender only, for everyone.
+
+Each change takes the community's send lock and a new rev from the id
+sequence (revs.py), so `sync` with `since_rev` finds it, and fans out a
+`message.updated` to every socket of the participants after commit. A
+deletion empties the body and removes the attachments and the pending
+notifications in the same transaction: the text is gone, not hidden.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .. import events
+from ..errors import EditWindowClosed, NotAllowed, NotFound
+from ..models import Attachment, Community, Message, PendingNotification, User
+from ..revs import revs_next
+from ..selectors.access import conversation_get_for_user
+from ..selectors.conversations import reachable_participant_ids
+from ..selectors.messages import message_objects
+from ..wire.frames import message_updated_frame
+from ..wire.schema import MessageObject
+from .send.write import lock_community
+
+
+def message_edit(
+    *, user: User, community: Community, message_id: int, body: str
+) -> MessageObject:
+    """Change the body of one's own message, within the edit window."""
+    with transaction.atomic():
+        message = _own_message(user=user, community=community, message_id=message_id)
+        if message.deleted:
+            raise NotAllowed("This message was deleted.")
+        window = timedelta(seconds=settings.MESSAGE_EDIT_WINDOW_SECONDS)
+        if timezone.now() - message.sent_at > window:
+            raise EditWindowClosed("This message can no longer be edited.")
+        if message.body == body:
+            return _object(message, community)  # nothing changed: no new rev
+        message.body = body
+        message.edited_at = timezone.now()
+        message.rev = revs_next()[0]
+        message.save(update_fields=["body", "edited_at", "rev"])
+        return _announce(message, community)
+
+
+def message_delete(
+    *, user: User, community: Community, message_id: int
+) -> MessageObject:
+    """Delete one's own message for everyone, at any time (idempotent)."""
+    with transaction.atomic():
+        message = _own_message(user=user, community=community, message_id=message_id)
+        if message.deleted:
+            return _object(message, community)
+        files = message_erase(message)
+        transaction.on_commit(lambda: _delete_files(files))
+        return _announce(message, community)
+
+
+def message_erase(message: Message) -> list[str]:
+    """Empty a message in place: body, attachments and pending notifications
+    gone, a new rev. Returns the stored file names to delete after commit.
+    The caller holds the community's lock (and announces the change)."""
+    rows = list(Attachment.objects.filter(message=message))
+    files = [
+        name for row in rows for name in (row.file.name, row.thumbnail.name) if name
+    ]
+    Attachment.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    PendingNotification.objects.filter(message=message).delete()
+    message.body = ""
+    message.deleted = True
+    message.attachment_count = 0
+    message.rev = revs_next()[0]
+    message.save(update_fields=["body", "deleted", "attachment_count", "rev"])
+    return files
+
+
+def _own_message(*, user: User, community: Community, message_id: int) -> Message:
+    """The message if the resident may see it (else NotFound, as for a
+    missing one) and sent it (else NotAllowed), locked for the change."""
+    message = (
+        Message.objects.filter(pk=message_id, community=community)
+        .only("conversation_id", "sender_id")
+        .first()
+    )
+    try:
+        if message is None:
+            raise NotFound()
+        conversation_get_for_user(
+            user_id=user.pk,
+            conversation_id=message.conversation_id,
+            community_id=community.pk,
+        )
+    except NotFound:
+        # Missing and someone else's: the very same answer.
+        raise NotFound("No such message.") from None
+    if message.sender_id != user.pk:
+        raise NotAllowed("Only its sender can change a message.")
+    lock_community(community.pk)
+    # Read again under the lock: a concurrent change may have committed.
+    return Message.objects.select_related("sender").get(pk=message_id)
+
+
+def _object(message: Message, community: Community) -> MessageObject:
+    return message_objects([message], community_slug=community.slug)[0]
+
+
+def _announce(message: Message, community: Community) -> MessageObject:
+    """The new state, sent to every socket of the participants on commit."""
+    payload = _object(message, community)
+    events.send_on_commit(
+        {
+            "type": "message.updated",
+            "frame": message_updated_frame(payload),
+            "id": payload["id"],
+            "conversation": payload["conversation"],
+            "rev": payload["rev"],
+        },
+        # Everyone who may see the conversation, blockers of the sender too:
+        # a deletion must reach whoever holds the message.
+        user_ids=reachable_participant_ids(
+            conversation_id=message.conversation_id, about=None
+        ),
+        community_id=community.pk,
+    )
+    return payload
+
+
+def _delete_files(names: list[str]) -> None:
+    if names:
+        from .attachments import attachment_files_delete
+
+        attachment_files_delete(names)
