@@ -7,6 +7,7 @@ every frame to the client goes through `send_frame`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -18,8 +19,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils import timezone
 
 from . import events, protocol
+from .backpressure import OutboundBudget, release_freed_memory
 from .delivery import Carried, Deliver, DeliveryTracker, Fill, Skip
 from .errors import BadRequest, ChatError, RateLimited
 from .limits import resident_limits
@@ -43,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_REVOKED = 4403
 CLOSE_ABUSE = 4429
+CLOSE_SLOW_READER = 4408
 
 
 class CommunityConsumer(AsyncWebsocketConsumer):
@@ -52,6 +56,8 @@ class CommunityConsumer(AsyncWebsocketConsumer):
     community: Community
     revoked = False
     registered = False
+    budget: OutboundBudget | None = None
+    overflowed = False
 
     # Private API, pinned by tests/integration/test_library_internals.py.
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -76,7 +82,10 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close()
             return
-        if not resident_limits.allow("connect", user.pk):
+        if not resident_limits.allow("connect", user.pk) or (
+            len(local_sockets.of_user(user.pk))
+            >= settings.CHAT_MAX_SOCKETS_PER_RESIDENT
+        ):
             await self.close()
             return
         membership = await database_sync_to_async(membership_get_active)(
@@ -104,11 +113,26 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         self.registered = True
         await get_presence().opened(self.channel_name, self.user_id, self.community_id)
         await self.accept()
+        self.budget = OutboundBudget.attach(
+            self.base_send, settings.CHAT_OUTBOUND_BUDGET_BYTES
+        )
+        self._expire_with_session()
+
+    def _expire_with_session(self) -> None:
+        """Close with 4403 when the session behind this socket expires."""
+        expiry = self.scope["session"].get_expiry_date()
+        delay = (expiry - timezone.now()).total_seconds()
+        self.expiry = asyncio.get_running_loop().call_later(
+            max(delay, 0), lambda: asyncio.ensure_future(self.revoke())
+        )
 
     async def disconnect(self, code: int) -> None:
         """Leave the groups and the registry; owe what a dead socket carried."""
+        if self.overflowed:
+            release_freed_memory()
         if not self.registered:
             return
+        self.expiry.cancel()
         local_sockets.remove(self)
         for group in self.my_groups:
             try:
@@ -134,7 +158,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         self, text_data: str | None = None, bytes_data: bytes | None = None
     ) -> None:
         """Handle one client frame; a mistake gets an error frame, not a close."""
-        if self.revoked:
+        if self.revoked or self.overflowed:
             return
         try:
             if text_data is None:
@@ -379,12 +403,24 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         OSError). Escaping, that would kill the consumer before disconnect()
         ran: the socket would stay registered and count as present,
         silencing the resident's notifications."""
-        if self.revoked:
+        if self.revoked or self.overflowed:
+            return
+        if self.budget is not None and self.budget.spend(text):
+            await self.overflow()
             return
         # Private API (autobahn's Disconnected), pinned by
         # tests/integration/test_library_internals.py.
         with contextlib.suppress(Disconnected, OSError):
             await self.send(text_data=text)
+
+    async def overflow(self) -> None:
+        """The client stopped reading: send nothing more, close with 4408,
+        and give it time to read what waits before the connection drops."""
+        self.overflowed = True
+        logger.warning("socket of user %s closed: client not reading", self.user_id)
+        if self.budget is not None:
+            self.budget.give_close_time(settings.CHAT_SLOW_CLOSE_SECONDS)
+        await self.close(code=CLOSE_SLOW_READER)
 
 
 class RefusingConsumer(AsyncWebsocketConsumer):

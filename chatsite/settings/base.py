@@ -231,6 +231,12 @@ CHAT_CONNECT_RATE = env_rate("CHAT_CONNECT_RATE", "1/30")
 # `sync` answers up to 512 KiB per frame: limited like sends, so that a few
 # bytes in cannot make megabytes out without bound.
 CHAT_SYNC_RATE = env_rate("CHAT_SYNC_RATE", "5/30")
+# Sockets one resident may hold on one server process (tabs, devices).
+CHAT_MAX_SOCKETS_PER_RESIDENT = env_int("CHAT_MAX_SOCKETS_PER_RESIDENT", 20)
+# Bytes that may wait for a client that stopped reading, then close 4408; it
+# then has CHAT_SLOW_CLOSE_SECONDS to read them before the connection drops.
+CHAT_OUTBOUND_BUDGET_BYTES = env_int("CHAT_OUTBOUND_BUDGET_BYTES", 1024 * 1024)
+CHAT_SLOW_CLOSE_SECONDS = env_int("CHAT_SLOW_CLOSE_SECONDS", 30)
 CHAT_ERROR_RATE = env_rate("CHAT_ERROR_RATE", "5/50")  # then close 4429
 
 LOGGING = {

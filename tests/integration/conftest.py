@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
 
 import pytest
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
 
 from conversations.models import Community, User
 from conversations.services.access import community_create, resident_add
 from conversations.services.send import SendRequest, SendResult, message_send
+
+from .sockets import Socket, communicator, session_of
 
 PASSWORD = "correct-horse-battery"
 
@@ -133,3 +138,33 @@ def _release_test_database(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture
+async def fresh_layer() -> AsyncIterator[None]:
+    """Each test starts with an empty in-memory layer bound to its own loop."""
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.flush()
+    yield
+    await layer.flush()
+
+
+@pytest.fixture
+async def open_socket() -> AsyncIterator[Callable[..., Any]]:
+    """Open accepted sockets for residents; all are disconnected at the end."""
+    opened: list[WebsocketCommunicator] = []
+
+    async def open_(
+        user: User, *, cookie: str | None = None, slug: str = "bourg-centre"
+    ) -> Socket:
+        comm = communicator(cookie=cookie or await session_of(user), slug=slug)
+        opened.append(comm)
+        connected, detail = await comm.connect(timeout=3)
+        assert connected, f"handshake refused: {detail}"
+        return Socket(comm)
+
+    yield open_
+    for comm in opened:
+        with contextlib.suppress(Exception):  # already closed by the server
+            await comm.disconnect(timeout=2)

@@ -8,10 +8,8 @@ database from another thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,105 +32,14 @@ from conversations.models import (
 from conversations.services.access import membership_suspend, session_revoke
 
 from .conftest import Send
+from .sockets import ORIGIN, communicator, refused, session_of
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_layer"),
+]
 
-ORIGIN = "http://127.0.0.1"
 CLOSE_REVOKED = 4403
-
-
-@pytest.fixture(autouse=True)
-async def fresh_layer() -> AsyncIterator[None]:
-    """Each test starts with an empty in-memory layer bound to its own loop."""
-    layer = get_channel_layer()
-    assert layer is not None
-    await layer.flush()
-    yield
-    await layer.flush()
-
-
-@database_sync_to_async
-def session_of(user: User) -> str:
-    """Log in as Django's login would and return the session cookie."""
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
-
-
-class Socket:
-    """One browser tab: a communicator with JSON helpers."""
-
-    def __init__(self, communicator: WebsocketCommunicator) -> None:
-        self.communicator = communicator
-
-    async def send(self, frame: dict[str, Any]) -> None:
-        await self.communicator.send_to(text_data=json.dumps(frame))
-
-    async def receive(self, timeout: float = 2.0) -> dict[str, Any]:
-        output = await self.communicator.receive_output(timeout)
-        assert output["type"] == "websocket.send", output
-        return json.loads(output["text"])
-
-    async def nothing(self, timeout: float = 0.3) -> bool:
-        return await self.communicator.receive_nothing(timeout)
-
-    async def closed_with(self, timeout: float) -> tuple[int, list[dict[str, Any]]]:
-        """Wait for the server to close; return the code and frames before it."""
-        frames: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, f"not closed within {timeout} s; got {frames}"
-            try:
-                output = await self.communicator.receive_output(remaining)
-            except TimeoutError:
-                continue
-            if output["type"] == "websocket.close":
-                return output.get("code", 1000), frames
-            frames.append(json.loads(output["text"]))
-
-    async def ping(self) -> None:
-        await self.send({"type": "ping"})
-        assert await self.receive() == {"type": "pong"}
-
-
-def communicator(
-    *, cookie: str | None, slug: str = "bourg-centre", origin: str | None = ORIGIN
-) -> WebsocketCommunicator:
-    headers: list[tuple[bytes, bytes]] = []
-    if cookie is not None:
-        headers.append((b"cookie", f"sessionid={cookie}".encode()))
-    if origin is not None:
-        headers.append((b"origin", origin.encode()))
-    return WebsocketCommunicator(application, f"/ws/communities/{slug}/", headers)
-
-
-@pytest.fixture
-async def open_socket() -> AsyncIterator[Callable[..., Any]]:
-    """Open accepted sockets for residents; all are disconnected at the end."""
-    opened: list[WebsocketCommunicator] = []
-
-    async def open_(
-        user: User, *, cookie: str | None = None, slug: str = "bourg-centre"
-    ) -> Socket:
-        comm = communicator(cookie=cookie or await session_of(user), slug=slug)
-        opened.append(comm)
-        connected, detail = await comm.connect(timeout=3)
-        assert connected, f"handshake refused: {detail}"
-        return Socket(comm)
-
-    yield open_
-    for comm in opened:
-        with contextlib.suppress(Exception):  # already closed by the server
-            await comm.disconnect(timeout=2)
-
-
-async def refused(comm: WebsocketCommunicator) -> bool:
-    try:
-        connected, _ = await comm.connect(timeout=3)
-    finally:
-        await comm.disconnect()
-    return not connected
 
 
 # Handshake.
