@@ -50,3 +50,16 @@ class Forbidden(ChatError):
 
     code = "forbidden"
     http_status = 403
+
+
+class TooLarge(ChatError):
+    """An upload over ATTACHMENT_MAX_BYTES, or an image with too many pixels."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class UnsupportedType(ChatError):
+    """An upload that is not JPEG, PNG, WebP or PDF, judged by its content."""
+
+    code = "unsupported_type"
