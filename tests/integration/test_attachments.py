@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.test import AsyncRequestFactory, Client
 from django.utils import timezone
 
+from conversations.api.attachments import CHUNK_BYTES, file_response
 from conversations.errors import NotFound, TooLarge
 from conversations.models import Attachment, Community, Membership, Message, User
 from conversations.selectors.attachments import (
@@ -298,6 +300,23 @@ def test_thumbnail_is_small_and_missing_for_pdf(alice: User) -> None:
     response = logged_in(alice).get(f"/api/attachments/{document['id']}/thumbnail/")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_asgi_requests_stream_the_file_in_chunks(alice: User) -> None:
+    """Under ASGI the file is read chunk by chunk from an async iterator,
+    not turned into a list in memory by Django."""
+    data = PDF + bytes(200 * 1024)
+    body = upload_as(alice, "plan.pdf", data)
+    row = Attachment.objects.get(pk=body["id"])
+    response = file_response(AsyncRequestFactory().get(body["url"]), row, row.file)
+    assert response.is_async
+
+    async def collect() -> list[bytes]:
+        return [chunk async for chunk in response]
+
+    chunks = async_to_sync(collect)()
+    assert b"".join(chunks) == data
+    assert max(len(chunk) for chunk in chunks) == CHUNK_BYTES
 
 
 # The send path's selector.
