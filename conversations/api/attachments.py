@@ -37,7 +37,7 @@ FILE_RESPONSES: dict[str, Any] = {
     "responses": {
         200: {
             "description": "The file, with the attachment's content type.",
-            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {"*/*": {}},
         }
     }
 }
@@ -91,8 +91,9 @@ def file_response(
 
     Under ASGI (daphne) a FileResponse over a plain file would be read
     whole into memory first (StreamingHttpResponse.__aiter__ turns a sync
-    iterator into a list), so there the file is read chunk by chunk in a
-    thread instead.
+    iterator into a list; pinned by tests/integration/
+    test_library_internals.py), so there the file is read chunk by chunk in
+    a thread instead.
     """
     try:
         handle = stored.open("rb")
