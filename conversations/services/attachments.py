@@ -110,11 +110,11 @@ def attachments_sweep() -> int:
                 .order_by("pk")
                 .values_list("pk", "file", "thumbnail")[:SWEEP_BATCH]
             )
-            Attachment.objects.filter(
+            count, _ = Attachment.objects.filter(
                 pk__in=[pk for pk, _, _ in rows], message__isnull=True
             ).delete()
             attachment_files_delete([name for _, *names in rows for name in names])
-        deleted += len(rows)
+        deleted += count
         if len(rows) < SWEEP_BATCH:
             break
     if deleted:
