@@ -14,20 +14,25 @@ RUN groupadd --system app \
     && useradd --system --gid app --home-dir /app --shell /usr/sbin/nologin app
 
 # Dependencies first: this layer is rebuilt only when requirements change.
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+# WITH_S3=1 adds django-storages and boto3 for ATTACHMENT_STORAGE=s3.
+ARG WITH_S3=0
+COPY requirements.txt requirements-s3.txt ./
+RUN pip install -r requirements.txt \
+    && if [ "$WITH_S3" = 1 ]; then pip install -r requirements-s3.txt; fi
 
 COPY . .
 
 # Static files are collected into the image and served by whitenoise. The
 # production settings insist on a SECRET_KEY: this one exists only for this
 # build step and is not in the image's environment. var/ is where the
-# settings fall back to SQLite when DATABASE_URL is unset: writable by app.
+# settings fall back to SQLite when DATABASE_URL is unset, and var/media
+# holds attachments (a volume in docker-compose.yml, which takes this
+# folder's owner when first created): writable by app.
 RUN SECRET_KEY=build-only-collectstatic-not-a-secret \
     ALLOWED_HOSTS=localhost SITE_URL=https://localhost \
     python manage.py collectstatic --no-input \
-    && mkdir -p var \
-    && chown app:app var
+    && mkdir -p var/media \
+    && chown -R app:app var
 
 USER app
 EXPOSE 8000

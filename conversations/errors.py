@@ -68,3 +68,16 @@ class BadAttachment(ChatError):
     """An attachment id that is not the sender's unused upload there."""
 
     code = "bad_attachment"
+
+
+class TooLarge(ChatError):
+    """An upload over ATTACHMENT_MAX_BYTES, or an image with too many pixels."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class UnsupportedType(ChatError):
+    """An upload that is not JPEG, PNG, WebP or PDF, judged by its content."""
+
+    code = "unsupported_type"

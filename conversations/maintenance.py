@@ -29,6 +29,11 @@ JOBS: tuple[Job, ...] = (
         60,
         "conversations.notifications.worker:forget_old_records",
     ),
+    Job(
+        "unused attachment uploads",
+        3600,
+        "conversations.services.attachments:attachments_sweep",
+    ),
 )
 
 

@@ -7,7 +7,15 @@ from typing import Any
 
 import dj_database_url
 
-from .env import email_config, env_bool, env_int, env_list, env_rate, env_str
+from .env import (
+    attachment_storage,
+    email_config,
+    env_bool,
+    env_int,
+    env_list,
+    env_rate,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -163,11 +171,28 @@ STATIC_URL = "/static/"
 STATIC_ROOT: Path | None = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [("app", BASE_DIR / "frontend")]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": attachment_storage(env_str("ATTACHMENT_STORAGE")),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# Photos and documents (conversations/uploads.py, services/attachments.py).
+# MEDIA_URL stays unset: no file is ever served by URL, only by the
+# access-checked views of conversations/api/attachments.py.
+MEDIA_ROOT = VAR_DIR / "media"
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+# Decoding an image takes about 4 bytes per pixel, whatever the file's size:
+# a 40-megapixel photo needs some 160 MB while it is re-encoded. 40 MP is
+# above what phones save by default (12 to 24 MP; 48 and 50 MP sensors bin
+# to 12) and below a compressed "decompression bomb" (a small PNG of 60 MP
+# or more), which is refused from its header before any pixel is decoded.
+ATTACHMENT_MAX_PIXELS = env_int("ATTACHMENT_MAX_PIXELS", 40_000_000)
+# Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) counts form fields, not file
+# parts, and FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) only decides when an upload
+# moves from memory to a temporary file: both keep their defaults and a
+# 10 MiB upload goes through. A body declared larger than the limit is
+# answered 413 before Django reads it (conversations/upload_guard.py).
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"

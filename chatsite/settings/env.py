@@ -66,3 +66,47 @@ def email_config(url: str, host: str) -> dict[str, Any] | None:
         "starttls": starttls,
         "ssl": ssl,
     }
+
+
+# django-storages options read from the environment when ATTACHMENT_STORAGE=s3
+# (names as django-storages' own settings, so its documentation applies).
+S3_VARIABLES = {
+    "endpoint_url": "AWS_S3_ENDPOINT_URL",
+    "region_name": "AWS_S3_REGION_NAME",
+    "addressing_style": "AWS_S3_ADDRESSING_STYLE",
+    "access_key": "AWS_ACCESS_KEY_ID",
+    "secret_key": "AWS_SECRET_ACCESS_KEY",
+    "location": "AWS_LOCATION",
+}
+
+
+def attachment_storage(kind: str) -> dict[str, Any]:
+    """STORAGES["default"]: where attachments live.
+
+    Unset or "filesystem": files under MEDIA_ROOT. "s3": an S3-compatible
+    bucket through django-storages, which only this choice imports (install
+    requirements-s3.txt); the embedded default never needs boto3.
+    """
+    if kind in ("", "filesystem"):
+        # No explicit location: FileSystemStorage follows MEDIA_ROOT.
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if kind != "s3":
+        raise ValueError("ATTACHMENT_STORAGE must be 'filesystem' or 's3'.")
+    bucket = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+    if not bucket:
+        raise ValueError("ATTACHMENT_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    options: dict[str, Any] = {
+        "bucket_name": bucket,
+        # Files are only ever served by the access-checked views: the bucket
+        # stays private (no ACL sent: some S3-compatible stores refuse them).
+        "default_acl": None,
+        # Keys are random and never reused: no existence check per save.
+        "file_overwrite": True,
+        # A file being served spools to disk past 1 MiB (django-storages'
+        # default 0 keeps a whole object in memory).
+        "max_memory_size": 1024 * 1024,
+    }
+    for option, variable in S3_VARIABLES.items():
+        if value := os.environ.get(variable, ""):
+            options[option] = value
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}

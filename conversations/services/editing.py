@@ -24,6 +24,7 @@ from ..selectors.conversations import reachable_participant_ids
 from ..selectors.messages import message_objects
 from ..wire.frames import message_updated_frame
 from ..wire.schema import MessageObject
+from .attachments import attachment_files_delete
 from .send.write import lock_community
 
 
@@ -55,8 +56,7 @@ def message_delete(
         message = _own_message(user=user, community=community, message_id=message_id)
         if message.deleted:
             return _object(message, community)
-        files = message_erase(message)
-        transaction.on_commit(lambda: _delete_files(files))
+        attachment_files_delete(message_erase(message))  # after commit
         return _announce(message, community)
 
 
@@ -127,10 +127,3 @@ def _announce(message: Message, community: Community) -> MessageObject:
         community_id=community.pk,
     )
     return payload
-
-
-def _delete_files(names: list[str]) -> None:
-    if names:
-        from .attachments import attachment_files_delete
-
-        attachment_files_delete(names)

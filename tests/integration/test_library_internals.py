@@ -13,10 +13,12 @@ import ast
 import asyncio
 import importlib.metadata
 import inspect
+import io
 import re
 import signal
 import socket
 import time
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,6 +31,7 @@ from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 from daphne.cli import CommandLineInterface
 from daphne.ws_protocol import WebSocketProtocol
+from django.http import FileResponse
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
@@ -780,3 +783,27 @@ def test_webpush_exception_carries_the_response(
         PUSH,
     )
     assert _retry_after(response) == 7
+
+
+# Django: serving a file under ASGI.
+
+
+def test_django_lists_a_sync_file_iterator_under_asgi() -> None:
+    """A FileResponse over a plain file, served by the ASGI handler, is read
+    whole into a list (with a warning); conversations/api/attachments.py
+    file_response streams from an async iterator instead."""
+    response = FileResponse(io.BytesIO(b"x" * 10_000))
+
+    async def consume() -> int:
+        return sum([len(part) async for part in response])
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert asyncio.run(consume()) == 10_000
+    messages = [str(w.message) for w in caught]
+    assert any("must consume synchronous iterators" in m for m in messages), broke(
+        "Django",
+        "StreamingHttpResponse.__aiter__ no longer lists a sync iterator",
+        "conversations/api/attachments.py file_response (its async chunks "
+        "may be unnecessary now)",
+    )

@@ -19,6 +19,8 @@ ASYNCAPI_FILE = REPO / "docs" / "asyncapi.json"
 INTERNAL_EVENTS = {"access.revoked"}
 # The Web Push payload's own `type`, read by the service worker (frontend/sw.js).
 PUSH_PAYLOAD_TYPES = {"message"}
+# ASGI messages to the HTTP server (conversations/upload_guard.py), not frames.
+ASGI_MESSAGES = {"http.response.start", "http.response.body"}
 
 
 def test_the_parser_accepts_exactly_the_declared_client_frames() -> None:
@@ -74,6 +76,7 @@ def test_every_type_the_code_sends_is_declared() -> None:
         *SERVER_FRAMES,
         *INTERNAL_EVENTS,
         *PUSH_PAYLOAD_TYPES,
+        *ASGI_MESSAGES,
     }
     assert not undeclared, f"declare in conversations/wire/schema.py: {undeclared}"
 

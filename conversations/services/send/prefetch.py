@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from ...models import (
     Attachment,
@@ -19,6 +20,7 @@ from ...models import (
     Participant,
     User,
 )
+from ...selectors.attachments import UNUSED_UPLOAD_LIFETIME
 from ...selectors.messages import message_objects
 from ...wire.schema import MessageObject
 from .facts import (
@@ -79,7 +81,10 @@ def send_facts(requests: list[SendRequest]) -> SendFacts:
         facts.uploads = {
             row.pk: row
             for row in Attachment.objects.filter(
-                pk__in=wanted_uploads, message__isnull=True
+                pk__in=wanted_uploads,
+                message__isnull=True,
+                # Past this age the sweep deletes it: not yours to use.
+                created_at__gt=timezone.now() - UNUSED_UPLOAD_LIFETIME,
             )
         }
     return facts
