@@ -7,6 +7,7 @@ from typing import Any
 
 import dj_database_url
 
+from ..origins import allowed_origins
 from .env import email_config, env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -15,12 +16,16 @@ VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
-# "*" would also switch off the WebSocket Origin check (AllowedHostsOriginValidator
-# reuses ALLOWED_HOSTS): refuse it rather than silently open cross-site hijacking.
+# "*" would let any Host header through, and Django builds some absolute URLs
+# from it: refuse it rather than open host-header poisoning.
 if "*" in ALLOWED_HOSTS:
     raise ValueError("ALLOWED_HOSTS must list host names; '*' is refused.")
 
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# WebSocket handshakes are accepted from the origin of SITE_URL and from
+# these exact origins (scheme://host[:port]); see chatsite/origins.py.
+ALLOWED_ORIGINS = env_list("ALLOWED_ORIGINS", [])
+allowed_origins(SITE_URL, ALLOWED_ORIGINS)  # "*" or a typo stops start-up here
 
 INSTALLED_APPS = [
     "daphne",  # first, so that runserver serves ASGI

@@ -37,7 +37,7 @@ from .conftest import Send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ORIGIN = "http://127.0.0.1"
+ORIGIN = "http://127.0.0.1:8000"  # the test settings' SITE_URL
 CLOSE_REVOKED = 4403
 
 

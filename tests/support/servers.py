@@ -36,6 +36,7 @@ _SITE_VARIABLES = (
     "DJANGO_SETTINGS_MODULE",
     "TEST_POSTGRES_URL",
     "SITE_URL",
+    "ALLOWED_ORIGINS",
     "EMAIL_URL",
     "EMAIL_HOST",
     "EMAIL_PORT",
@@ -358,13 +359,23 @@ class Site:
         return server
 
 
+def with_own_origin(env: dict[str, str], origin: str) -> dict[str, str]:
+    """The server accepts sockets from its own address, as a deployment does
+    from SITE_URL: SITE_URL is the server's address unless the test chose one
+    (for the links in emails), and then the address joins ALLOWED_ORIGINS."""
+    if not env.get("SITE_URL"):
+        return {**env, "SITE_URL": origin}
+    listed = [entry for entry in env.get("ALLOWED_ORIGINS", "").split(",") if entry]
+    return {**env, "ALLOWED_ORIGINS": ",".join([*listed, origin])}
+
+
 class DaphneServer:
     """`python -m daphne chatsite.asgi:application` on a free port."""
 
     def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
         self.log_path = log_path
         self.port = free_port()
+        self.env = with_own_origin(env, self.origin)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
