@@ -29,6 +29,7 @@ JOBS: tuple[Job, ...] = (
         60,
         "conversations.notifications.worker:forget_old_records",
     ),
+    Job("throttle rows", 600, "conversations.services.throttle:throttles_forget_old"),
 )
 
 

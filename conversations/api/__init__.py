@@ -14,7 +14,7 @@ from ninja.security import SessionAuth
 
 from ..errors import ChatError
 from ..wire.asyncapi import asyncapi_document
-from . import communities, me
+from . import account, communities, me
 
 api = NinjaAPI(
     title="Voisins: private messages",
@@ -26,6 +26,7 @@ api = NinjaAPI(
 )
 api.add_router("/", communities.router)
 api.add_router("/", me.router)
+api.add_router("/", account.router)
 
 
 def error_response(
