@@ -248,15 +248,27 @@ CHAT_TYPING_RATE = env_rate("CHAT_TYPING_RATE", "2/10")
 CHAT_CONNECT_RATE = env_rate("CHAT_CONNECT_RATE", "1/30")
 CHAT_ERROR_RATE = env_rate("CHAT_ERROR_RATE", "5/50")  # then close 4429
 
+# One handler, with the filter that redacts tokens in URL paths. Django's
+# own "django" logger is sent to it too (its default handlers would print
+# unfiltered in DEBUG). daphne's access log bypasses logging altogether: it
+# is off (`daphne --verbosity 0`, see README).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_secret_paths": {"()": "chatsite.logfilters.RedactSecretPaths"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secret_paths"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        "django": {"handlers": [], "propagate": True},
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },
