@@ -415,7 +415,8 @@ ERROR_CODES: dict[str, str] = {
 
 # Close codes the server uses, besides the standard ones.
 CLOSE_CODES: dict[int, str] = {
-    4403: "access revoked: logout, suspension, removal or deactivation",
+    4403: "access revoked: logout, suspension, removal, deactivation or a "
+    "password change",
     4429: "the client kept sending frames that earned errors",
     4408: "the client stopped reading: about 1 MiB of frames waited for it",
 }

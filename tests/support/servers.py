@@ -278,15 +278,18 @@ class Site:
 
     # Operator commands
 
-    def manage(self, *args: str, timeout: float = 120) -> str:
+    def manage(self, *args: str, timeout: float = 120, **extra_env: str) -> str:
         """Run one operator command; return its output, raise if it failed."""
-        return self._wait_all([self._run_async(*args)], timeout=timeout)[0][1]
+        running = (args, self._manage_process(args, **extra_env))
+        return self._wait_all([running], timeout=timeout)[0][1]
 
-    def _manage_process(self, args: Iterable[str]) -> subprocess.Popen[str]:
+    def _manage_process(
+        self, args: Iterable[str], **extra_env: str
+    ) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [PYTHON, "manage.py", *args],
             cwd=REPO_ROOT,
-            env=self.env(),
+            env=self.env(**extra_env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
