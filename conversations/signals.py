@@ -10,6 +10,7 @@ from django.dispatch import receiver
 
 from .accounts.actor import acting_on
 from .accounts.address import client_address
+from .accounts.views import EARLIER_SESSION_HASHES
 from .models import User
 from .services.access import session_revoke
 from .services.accounts import ACCOUNT_FIELDS, account_changes_apply, account_state_of
@@ -23,10 +24,16 @@ _STATE_BEFORE = "_account_state_before_save"
 def close_sockets_on_logout(
     sender: Any, request: Any, user: Any, **kwargs: Any
 ) -> None:
-    """Logout closes the sockets that were opened with this session."""
-    session_key = getattr(getattr(request, "session", None), "session_key", None)
-    if user is not None and session_key:
-        session_revoke(user_id=user.pk, session_key=session_key)
+    """Logout closes the sockets that were opened with this session (Django
+    sends this signal before it flushes the session)."""
+    session = getattr(request, "session", None)
+    session_key = getattr(session, "session_key", None)
+    if user is not None and session is not None and session_key:
+        session_revoke(
+            user_id=user.pk,
+            session_key=session_key,
+            earlier_hashes=session.get(EARLIER_SESSION_HASHES, ()),
+        )
 
 
 @receiver(user_login_failed)

@@ -9,15 +9,13 @@ from django.contrib.auth import views as auth
 from django.urls import path
 
 from .forms import ResetForm
-from .views import invitation, throttled_login
+from .views import PasswordChangeView, invitation, throttled_login
 
 urlpatterns = [
     path("login/", throttled_login(auth.LoginView.as_view()), name="login"),
     path(
         "password_change/",
-        auth.PasswordChangeView.as_view(
-            template_name="accounts/password_change_form.html"
-        ),
+        PasswordChangeView.as_view(template_name="accounts/password_change_form.html"),
         name="password_change",
     ),
     path(

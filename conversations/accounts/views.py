@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth import login
+from django.contrib.auth import views as auth
 from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.http import (
     HttpRequest,
@@ -22,11 +23,16 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from ..selectors.access import landing_community_slug
+from ..services.access import session_hash
 from ..services.invitations import LinkState, invitation_accept, invitation_link_state
 from ..services.throttle import login_refused
 from .address import client_address
 
 View = Callable[..., HttpResponseBase]
+
+# In the session: hashes of the keys it had before a password change cycled
+# it, so that a later logout also closes the sockets opened with them.
+EARLIER_SESSION_HASHES = "accounts.earlier_session_hashes"
 
 
 def throttled_login(view: View) -> View:
@@ -50,6 +56,20 @@ def throttled_login(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+class PasswordChangeView(auth.PasswordChangeView):
+    """Django's view; the session it keeps open gets a new key (Django
+    cycles it), and remembers the old one for the sockets opened with it."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        before = self.request.session.session_key
+        response = super().form_valid(form)
+        session = self.request.session
+        if before and session.session_key != before:
+            earlier = [*session.get(EARLIER_SESSION_HASHES, []), session_hash(before)]
+            session[EARLIER_SESSION_HASHES] = earlier[-5:]
+        return response
 
 
 @sensitive_post_parameters("new_password1", "new_password2")

@@ -8,6 +8,7 @@ default) from the management commands.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
@@ -89,10 +90,15 @@ def resident_revoke_access(*, user_id: int) -> None:
         _revoke(user_id=user_id)
 
 
-def session_revoke(*, user_id: int, session_key: str) -> None:
-    """A logout: close the sockets opened with that session."""
+def session_revoke(
+    *, user_id: int, session_key: str, earlier_hashes: Iterable[str] = ()
+) -> None:
+    """A logout: close the sockets opened with that session, including
+    those opened before a password change gave it a new key (the hashes of
+    its earlier keys)."""
     with transaction.atomic():
-        _revoke(user_id=user_id, session=session_hash(session_key))
+        for hashed in sorted({session_hash(session_key), *earlier_hashes}):
+            _revoke(user_id=user_id, session=hashed)
 
 
 def sessions_revoke_others(*, user_id: int, keep_session_key: str | None) -> None:

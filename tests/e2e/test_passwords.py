@@ -90,7 +90,7 @@ async def test_password_change_form_closes_the_other_sessions_sockets(
 ) -> None:
     """pat changes the password in one browser: the other browser's socket
     closes with 4403 within 5 s and its API answers 401; the changing
-    browser's socket stays open and its API still answers."""
+    browser's socket stays open and its API still answers, until it logs out."""
     http = await asyncio.to_thread(signed_in_browser, world, "pat")
     other_cookies = world.cookies("pat", fresh=True)
     mine = await connect(
@@ -115,6 +115,13 @@ async def test_password_change_form_closes_the_other_sessions_sockets(
     assert not mine.closed
     assert api_status(world, other_cookies) == 401
     assert api_status(world, http.cookies.get_dict()) == 200
+    # Django gave the changing session a new key: its logout still closes
+    # the socket opened with the old one.
+    logout = await asyncio.to_thread(
+        HttpClient(world.server.base_url, http.cookies.get_dict()).logout
+    )
+    assert logout.status_code == 302
+    assert await mine.wait_closed(WITHIN) == CLOSE_REVOKED
 
 
 def reset_link(site: Site, address: str, base_url: str) -> str:

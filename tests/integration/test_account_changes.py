@@ -238,6 +238,32 @@ def test_password_change_form_ends_the_other_sessions_only(alice: User) -> None:
     assert (event["kind"], event["actor"]) == ("password_changed", "self")
 
 
+def test_logout_after_a_password_change_covers_the_sessions_old_key(
+    alice: User,
+) -> None:
+    """Django gives the changing session a new key; a logout from it later
+    still closes the sockets opened with the key it had before."""
+    changing = signed_in("alice")
+    before = session_hash(changing)
+    changing.post(
+        "/accounts/password_change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        },
+    )
+    after = session_hash(changing)
+    assert after != before
+    changing.post("/accounts/logout/")
+    revoked = set(
+        Revocation.objects.filter(user=alice)
+        .exclude(session_hash="")
+        .values_list("session_hash", flat=True)
+    )
+    assert revoked == {before, after}
+
+
 def test_password_reset_confirm_ends_every_session(alice: User) -> None:
     """A password set through the reset link keeps no session."""
     other = signed_in("alice")
