@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.client import ChatSocket, HttpClient
+from tests.support.client import ChatSocket, HttpClient, login
 from tests.support.servers import PASSWORD, Site
 
 from .conftest import Connect, World
@@ -174,7 +174,7 @@ async def test_admin_password_change_closes_every_sessions_sockets(
     world: World, connect: Connect
 ) -> None:
     """Staff set kim's password in the admin: every socket of kim's sessions
-    closes with 4403 within 5 s."""
+    closes with 4403 within 5 s, and kim's history names the staff member."""
     tabs = await two_tabs(world, connect, "kim")
     staff = world.site.unique("gerant")
     await asyncio.to_thread(
@@ -210,3 +210,7 @@ async def test_admin_password_change_closes_every_sessions_sockets(
     assert answer.status_code == 302, answer.text
     for tab in tabs:
         assert await tab.wait_closed(WITHIN) == CLOSE_REVOKED
+    # kim's history names the staff member, as the server saw the request.
+    kim = HttpClient(base, login(base, world.user("kim"), NEW_PASSWORD))
+    (event,) = kim.get("/api/me/account-events/").json()[:1]
+    assert (event["kind"], event["actor"]) == ("password_changed", f"staff:{staff}")
