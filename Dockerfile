@@ -37,4 +37,5 @@ RUN SECRET_KEY=build-only-collectstatic-not-a-secret \
 USER app
 EXPOSE 8000
 
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "chatsite.asgi:application"]
+# --verbosity 0: no daphne access log, which would print link tokens.
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--verbosity", "0", "chatsite.asgi:application"]

@@ -95,6 +95,8 @@ _SERVER_VARIABLES = (
     "STATIC_ROOT",
     "DEBUG",
     "ALLOWED_HOSTS",
+    "SITE_URL",
+    "ALLOWED_ORIGINS",
     "SECRET_KEY",
     "CHAT_SEND_RATE",
     "CHAT_TYPING_RATE",
@@ -238,9 +240,12 @@ class ServerProcess:
 def daphne(
     application: str, *, env: dict[str, str], log_path: Path, port: int | None = None
 ) -> ServerProcess:
+    """A daphne process; the project's accepts sockets from its own address
+    only (its SITE_URL), as the load generator's Origin says."""
+    port = port or free_port()
     return ServerProcess(
         args=[PYTHON, "-m", "daphne", "-b", HOST, "-p", "{port}", application],
-        env=env,
+        env={**env, "SITE_URL": f"http://{HOST}:{port}"},
         log_path=log_path,
         port=port,
     )

@@ -9,16 +9,18 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from chatsite.origins import OriginValidator, allowed_origins  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
 from conversations.upload_guard import UploadSizeGuard  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": UploadSizeGuard(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        "websocket": OriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+            allowed_origins(settings.SITE_URL, settings.ALLOWED_ORIGINS),
         ),
     }
 )

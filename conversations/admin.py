@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from .accounts.actor import staff_actor
 from .models import Community, Membership, User
 from .services.access import (
+    membership_add,
     membership_reactivate,
     membership_remove,
     membership_suspend,
     resident_revoke_access,
 )
+from .services.invitations import InviteResult, resident_invite
 
 
 @admin.register(User)
@@ -28,13 +32,22 @@ class ResidentAdmin(UserAdmin):
         ("Resident", {"fields": ("display_name",)}),
     )
 
-    def save_model(
-        self, request: HttpRequest, obj: Any, form: Any, change: bool
-    ) -> None:
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            if change and "is_active" in form.changed_data and not obj.is_active:
-                resident_revoke_access(user_id=obj.pk)
+    # Changes of email, password or active flag are caught when the user is
+    # saved (signals.py): history, notice to the old address, sockets closed.
+    actions = ("invite",)
+
+    @admin.action(description="Email an invitation to choose a password")
+    def invite(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        results = Counter(
+            resident_invite(user=user, community=None) for user in queryset
+        )
+        summary = ", ".join(f"{n} {result.value}" for result, n in results.items())
+        failed = results[InviteResult.FAILED]
+        self.message_user(
+            request,
+            f"Invitations: {summary}.",
+            messages.WARNING if failed else messages.SUCCESS,
+        )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         with transaction.atomic():
@@ -70,6 +83,22 @@ class CommunityAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     inlines = (MembershipInline,)
 
+    def save_formset(
+        self, request: HttpRequest, form: Any, formset: Any, change: bool
+    ) -> None:
+        """New membership rows go through the service: it writes the
+        resident's history (existing rows are read-only)."""
+        if formset.model is not Membership:
+            super().save_formset(request, form, formset, change)
+            return
+        for membership in formset.save(commit=False):
+            if membership.pk is None:
+                membership_add(
+                    community=form.instance,
+                    user=membership.user,
+                    actor=staff_actor(request),
+                )
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
@@ -89,21 +118,34 @@ class MembershipAdmin(admin.ModelAdmin):
             return ("status",)
         return ("user", "community", "status")
 
+    def save_model(
+        self, request: HttpRequest, obj: Membership, form: Any, change: bool
+    ) -> None:
+        """An added membership goes through the service (the resident's
+        history); an existing one has nothing editable."""
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        membership, _ = membership_add(
+            community=obj.community, user=obj.user, actor=staff_actor(request)
+        )
+        obj.pk = membership.pk
+
     @admin.action(description="Suspend (closes their open sockets)")
     def suspend(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
-        for membership in queryset:
-            membership_suspend(membership=membership)
+        for membership in queryset.select_related("community"):
+            membership_suspend(membership=membership, actor=staff_actor(request))
 
     @admin.action(description="Reactivate")
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
-        for membership in queryset:
-            membership_reactivate(membership=membership)
+        for membership in queryset.select_related("community"):
+            membership_reactivate(membership=membership, actor=staff_actor(request))
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        membership_remove(membership=obj)
+        membership_remove(membership=obj, actor=staff_actor(request))
 
     def delete_queryset(
         self, request: HttpRequest, queryset: QuerySet[Membership]
     ) -> None:
-        for membership in queryset:
-            membership_remove(membership=membership)
+        for membership in queryset.select_related("community"):
+            membership_remove(membership=membership, actor=staff_actor(request))

@@ -8,6 +8,31 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
+# Keys published in this repository or obviously typed by hand: anyone can
+# sign sessions, password reset and unsubscribe links with them.
+KNOWN_PLACEHOLDER_KEYS = frozenset(
+    {
+        "dev-only-insecure-key-change-me-in-production",  # settings/base.py
+        "replace-me-with-50-random-characters-replace-me-with-50-random",  # env.example
+        "build-only-collectstatic-not-a-secret",  # Dockerfile
+    }
+)
+PLACEHOLDER_WORDS = (
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "replaceme",
+    "replace_me",
+    "placeholder",
+    "insecure",
+    "not-a-secret",
+    "not-for-production",
+    "your-secret",
+    "secret-key",
+    "secretkey",
+)
+
 
 @register(Tags.security, deploy=True)
 def site_url_is_https(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
@@ -38,6 +63,27 @@ def attachment_storage_importable(
             Error(
                 f"The attachment storage {backend} cannot be imported: {exc}",
                 hint="ATTACHMENT_STORAGE=s3 needs: pip install -r requirements-s3.txt",
+                id="conversations.E002",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def secret_key_is_not_a_placeholder(
+    app_configs: Any, **kwargs: Any
+) -> list[CheckMessage]:
+    """A placeholder SECRET_KEY is an error, not a warning: `check --deploy`
+    (the compose `migrate` service) must stop the deployment."""
+    key = str(settings.SECRET_KEY)
+    lowered = key.casefold()
+    if key in KNOWN_PLACEHOLDER_KEYS or any(w in lowered for w in PLACEHOLDER_WORDS):
+        return [
+            Error(
+                "SECRET_KEY is a placeholder: anyone could forge sessions, "
+                "password reset and unsubscribe links.",
+                hint='Generate one: python3 -c "import secrets; '
+                'print(secrets.token_urlsafe(50))"',
                 id="conversations.E001",
             )
         ]

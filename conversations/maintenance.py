@@ -34,6 +34,7 @@ JOBS: tuple[Job, ...] = (
         3600,
         "conversations.services.attachments:attachments_sweep",
     ),
+    Job("throttle rows", 600, "conversations.services.throttle:throttles_forget_old"),
 )
 
 

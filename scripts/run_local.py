@@ -30,6 +30,10 @@ def main() -> int:
             args.host,
             "-p",
             str(args.port),
+            # No access log: it would print the tokens of invitation,
+            # reset and unsubscribe links (Django's own logs redact them).
+            "--verbosity",
+            "0",
             "chatsite.asgi:application",
         ],
     ]

@@ -7,6 +7,7 @@ from typing import Any
 
 import dj_database_url
 
+from ..origins import allowed_origins
 from .env import (
     attachment_storage,
     email_config,
@@ -23,12 +24,16 @@ VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
-# "*" would also switch off the WebSocket Origin check (AllowedHostsOriginValidator
-# reuses ALLOWED_HOSTS): refuse it rather than silently open cross-site hijacking.
+# "*" would let any Host header through, and Django builds some absolute URLs
+# from it: refuse it rather than open host-header poisoning.
 if "*" in ALLOWED_HOSTS:
     raise ValueError("ALLOWED_HOSTS must list host names; '*' is refused.")
 
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# WebSocket handshakes are accepted from the origin of SITE_URL and from
+# these exact origins (scheme://host[:port]); see chatsite/origins.py.
+ALLOWED_ORIGINS = env_list("ALLOWED_ORIGINS", [])
+allowed_origins(SITE_URL, ALLOWED_ORIGINS)  # "*" or a typo stops start-up here
 
 INSTALLED_APPS = [
     "daphne",  # first, so that runserver serves ASGI
@@ -53,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "conversations.accounts.actor.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "conversations.middleware.ContentSecurityPolicyMiddleware",
@@ -155,8 +161,17 @@ def channel_layers(redis_url: str) -> dict[str, Any]:
 CHANNEL_LAYERS = channel_layers(REDIS_URL)
 
 AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation"
+        ".UserAttributeSimilarityValidator",
+        # The display name is public: neighbours see it next to messages.
+        "OPTIONS": {
+            "user_attributes": ("username", "display_name", "email"),
+        },
+    },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "fr"
@@ -193,6 +208,11 @@ ATTACHMENT_MAX_PIXELS = env_int("ATTACHMENT_MAX_PIXELS", 40_000_000)
 # moves from memory to a temporary file: both keep their defaults and a
 # 10 MiB upload goes through. A body declared larger than the limit is
 # answered 413 before Django reads it (conversations/upload_guard.py).
+
+# How many proxies in front of daphne append to X-Forwarded-For (production
+# behind Caddy: 1). 0 believes only REMOTE_ADDR. Login throttling counts
+# attempts per client address: see conversations/accounts/address.py.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -264,15 +284,27 @@ CHAT_OUTBOUND_BUDGET_BYTES = env_int("CHAT_OUTBOUND_BUDGET_BYTES", 1024 * 1024)
 CHAT_SLOW_CLOSE_SECONDS = env_int("CHAT_SLOW_CLOSE_SECONDS", 30)
 CHAT_ERROR_RATE = env_rate("CHAT_ERROR_RATE", "5/50")  # then close 4429
 
+# One handler, with the filter that redacts tokens in URL paths. Django's
+# own "django" logger is sent to it too (its default handlers would print
+# unfiltered in DEBUG). daphne's access log bypasses logging altogether: it
+# is off (`daphne --verbosity 0`, see README).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_secret_paths": {"()": "chatsite.logfilters.RedactSecretPaths"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secret_paths"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        "django": {"handlers": [], "propagate": True},
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },

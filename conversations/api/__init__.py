@@ -14,7 +14,7 @@ from ninja.security import SessionAuth
 
 from ..errors import ChatError
 from ..wire.asyncapi import asyncapi_document
-from . import attachments, communities, me
+from . import account, attachments, communities, me
 
 api = NinjaAPI(
     title="Voisins: private messages",
@@ -27,6 +27,7 @@ api = NinjaAPI(
 api.add_router("/", communities.router)
 api.add_router("/", me.router)
 api.add_router("/", attachments.router)
+api.add_router("/", account.router)
 
 
 def error_response(

@@ -22,7 +22,7 @@ QUEUE = "notifications"
 
 @task(queue_name=QUEUE)
 def send_email_batch(batch_id: int) -> str:
-    return _settle(
+    return settle(
         email_batch_send(batch_id=batch_id),
         again=lambda retry, run_after: send_email_batch.using(
             run_after=run_after
@@ -38,7 +38,7 @@ def send_push(
     attempt: int = 0,
     endpoints: list[str] | None = None,
 ) -> str:
-    return _settle(
+    return settle(
         push_deliver(
             recipient_id=recipient_id,
             message_id=message_id,
@@ -52,13 +52,14 @@ def send_push(
     )
 
 
-def _settle(
+def settle(
     outcome: Outcome,
     *,
     again: Callable[[Retry, datetime], object],
     give_up: Callable[[], None],
 ) -> str:
-    """Store a Done; enqueue a Retry with backoff, or give up past the limit."""
+    """Store a Done; enqueue a Retry with backoff, or give up past the limit.
+    Account emails (accounts/tasks.py) retry through here too."""
     if not isinstance(outcome, Retry):
         return outcome.outcome
     if outcome.attempts >= settings.NOTIFY_MAX_ATTEMPTS:

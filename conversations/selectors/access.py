@@ -27,6 +27,26 @@ def membership_is_active(*, user_id: int, community_id: int) -> bool:
     ).exists()
 
 
+def community_first_for_user(*, user_id: int) -> Community | None:
+    """The resident's oldest active community (where a link lands by default)."""
+    membership = (
+        Membership.objects.select_related("community")
+        .filter(user_id=user_id, status=Membership.Status.ACTIVE)
+        .order_by("created_at", "pk")
+        .first()
+    )
+    return membership.community if membership else None
+
+
+def landing_community_slug(*, user_id: int, wanted: str) -> str | None:
+    """The community to open after signing in through a link: the one the
+    link names if the resident is an active member there, else their first."""
+    if wanted and membership_get_active(user_id=user_id, community_slug=wanted):
+        return wanted
+    community = community_first_for_user(user_id=user_id)
+    return community.slug if community else None
+
+
 def community_get_for_user(*, user_id: int, community_slug: str) -> Community:
     """The community if the resident is an active member; else NotFound."""
     membership = membership_get_active(user_id=user_id, community_slug=community_slug)

@@ -1,14 +1,22 @@
-"""Access changes: memberships, logout. Each closes the sockets it affects."""
+"""Access changes: memberships, logout. Each closes the sockets it affects.
+
+Membership changes are written to the resident's account history with who
+made them: `actor` is "staff:<username>" from the admin, and "operator" (the
+default) from the management commands.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
 
 from .. import events
+from ..accounts.actor import OPERATOR
 from ..models import Community, Membership, Revocation, User
+from .account_events import EventKind, account_event_record
 
 
 def session_hash(session_key: str) -> str:
@@ -16,29 +24,64 @@ def session_hash(session_key: str) -> str:
     return hashlib.sha256(session_key.encode()).hexdigest()
 
 
-def membership_suspend(*, membership: Membership) -> None:
+def membership_suspend(*, membership: Membership, actor: str = OPERATOR) -> None:
     """Suspend a membership; the resident's sockets there close at once."""
-    _membership_set_status(membership, Membership.Status.SUSPENDED)
+    _membership_set_status(membership, Membership.Status.SUSPENDED, actor)
 
 
-def membership_reactivate(*, membership: Membership) -> None:
-    _membership_set_status(membership, Membership.Status.ACTIVE)
+def membership_reactivate(*, membership: Membership, actor: str = OPERATOR) -> None:
+    _membership_set_status(membership, Membership.Status.ACTIVE, actor)
 
 
-def membership_remove(*, membership: Membership) -> None:
+def membership_add(
+    *, community: Community, user: User, actor: str = OPERATOR
+) -> tuple[Membership, bool]:
+    """Make the resident an active member (a suspended one is reactivated);
+    whether the membership is new."""
+    with transaction.atomic():
+        membership, created = Membership.objects.get_or_create(
+            community=community, user=user
+        )
+        if created:
+            _membership_event(membership, EventKind.MEMBERSHIP_ADDED, actor)
+        elif not membership.is_active:
+            _membership_set_status(membership, Membership.Status.ACTIVE, actor)
+    return membership, created
+
+
+def membership_remove(*, membership: Membership, actor: str = OPERATOR) -> None:
     """Delete a membership; the resident's sockets there close at once."""
     with transaction.atomic():
+        _membership_event(membership, EventKind.MEMBERSHIP_REMOVED, actor)
         user_id, community_id = membership.user_id, membership.community_id
         membership.delete()
         _revoke(user_id=user_id, community_id=community_id)
 
 
-def _membership_set_status(membership: Membership, status: str) -> None:
+def _membership_set_status(membership: Membership, status: str, actor: str) -> None:
+    active = status == Membership.Status.ACTIVE
     with transaction.atomic():
+        if membership.status != status:
+            kind = (
+                EventKind.MEMBERSHIP_REACTIVATED
+                if active
+                else EventKind.MEMBERSHIP_SUSPENDED
+            )
+            _membership_event(membership, kind, actor)
         membership.status = status
         membership.save(update_fields=["status"])
-        if status != Membership.Status.ACTIVE:
+        if not active:
             _revoke(user_id=membership.user_id, community_id=membership.community_id)
+
+
+def _membership_event(membership: Membership, kind: EventKind, actor: str) -> None:
+    """The resident sees which community and who; the name, not the slug."""
+    account_event_record(
+        user_id=membership.user_id,
+        kind=kind,
+        actor=actor,
+        detail=membership.community.name,
+    )
 
 
 def resident_revoke_access(*, user_id: int) -> None:
@@ -47,10 +90,15 @@ def resident_revoke_access(*, user_id: int) -> None:
         _revoke(user_id=user_id)
 
 
-def session_revoke(*, user_id: int, session_key: str) -> None:
-    """A logout: close the sockets opened with that session."""
+def session_revoke(
+    *, user_id: int, session_key: str, earlier_hashes: Iterable[str] = ()
+) -> None:
+    """A logout: close the sockets opened with that session, including
+    those opened before a password change gave it a new key (the hashes of
+    its earlier keys)."""
     with transaction.atomic():
-        _revoke(user_id=user_id, session=session_hash(session_key))
+        for hashed in sorted({session_hash(session_key), *earlier_hashes}):
+            _revoke(user_id=user_id, session=hashed)
 
 
 def sessions_revoke_others(*, user_id: int, keep_session_key: str | None) -> None:
@@ -109,6 +157,7 @@ def resident_add(
     community: Community,
     username: str,
     email: str,
+    actor: str = OPERATOR,
     password: str | None = None,
     display_name: str | None = None,
 ) -> tuple[User, bool]:
@@ -135,10 +184,7 @@ def resident_add(
             fields.append("password")
         if fields:
             user.save(update_fields=fields)
-        membership, membership_created = Membership.objects.get_or_create(
-            community=community, user=user
+        _, membership_created = membership_add(
+            community=community, user=user, actor=actor
         )
-        if not membership.is_active:
-            membership.status = Membership.Status.ACTIVE
-            membership.save(update_fields=["status"])
     return user, user_created or membership_created

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from ..models import Community, User
 from .access import resident_add
+from .invitations import InviteResult, resident_invite
 
 REQUIRED_COLUMNS = ["username", "email", "display_name"]
 
@@ -38,6 +39,7 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    usernames: list[str] = field(default_factory=list)  # created or updated
 
 
 def resident_import_row(*, community: Community, row: ResidentRow) -> str:
@@ -105,4 +107,16 @@ def residents_import_csv(*, community: Community, text: str) -> ImportReport:
             report.created += 1
         else:
             report.updated += 1
+        report.usernames.append(row.username.strip())
     return report
+
+
+def residents_invite(
+    *, community: Community, usernames: list[str]
+) -> dict[str, InviteResult]:
+    """Invite each resident who has no usable password (the others are
+    reported, not emailed); the links land in `community`."""
+    users = User.objects.filter(username__in=usernames).order_by("username")
+    return {
+        user.username: resident_invite(user=user, community=community) for user in users
+    }

@@ -415,7 +415,42 @@ ERROR_CODES: dict[str, str] = {
 
 # Close codes the server uses, besides the standard ones.
 CLOSE_CODES: dict[int, str] = {
-    4403: "access revoked: logout, suspension, removal or deactivation",
+    4403: "access revoked: logout, suspension, removal, deactivation or a "
+    "password change",
     4429: "the client kept sending frames that earned errors",
     4408: "the client stopped reading: about 1 MiB of frames waited for it",
 }
+
+
+# Accounts (HTTP only)
+
+
+class AccountEventObject(TypedDict):
+    """A change to the resident's account, by whom (GET /api/me/account-events/)."""
+
+    kind: Annotated[
+        Literal[
+            "email_changed",
+            "password_changed",
+            "membership_added",
+            "membership_suspended",
+            "membership_reactivated",
+            "membership_removed",
+        ],
+        Field(description="What changed."),
+    ]
+    actor: Annotated[
+        str,
+        Field(
+            description='Who: "self", "operator" (a command on the server) or '
+            '"staff:<username>" (the admin).'
+        ),
+    ]
+    detail: Annotated[
+        str,
+        Field(
+            description="The community's name for a membership, the new "
+            "address masked (j***@e***.org) for an email change; else empty."
+        ),
+    ]
+    created_at: Timestamp

@@ -45,15 +45,25 @@ async def test_member_with_session_and_origin_is_accepted(world: World) -> None:
         ("missing origin", "alice", None),
         ("subdomain of an allowed host", "alice", "http://evil.localhost"),
         ("allowed host as a prefix", "alice", "http://127.0.0.1.evil.example"),
+        ("same host, another port", "alice", "http://127.0.0.1:9999"),
+        ("same host and port, https", "alice", "https://site"),
+        ("same host, default port", "alice", "http://127.0.0.1"),
+        ("another name of the host", "alice", "http://localhost:site"),
     ],
 )
 async def test_refused_without_session_or_allowed_origin(
     world: World, case: str, resident: str | None, origin: str | None
 ) -> None:
-    """No session, or an Origin whose host is not in ALLOWED_HOSTS: 403."""
+    """No session, or an Origin that is not exactly the site's (scheme, host
+    and port) nor listed in ALLOWED_ORIGINS: 403."""
+    server = world.server
+    if origin == "site":
+        origin = server.origin
+    elif origin is not None:
+        origin = origin.replace("https://site", f"https://127.0.0.1:{server.port}")
+        origin = origin.replace(":site", f":{server.port}")
     status = await handshake_status(
-        world.server.ws_url(world.slug("nord")),
-        headers(world, resident, world.server.origin if origin == "site" else origin),
+        server.ws_url(world.slug("nord")), headers(world, resident, origin)
     )
     assert status == 403, case
 
@@ -104,19 +114,22 @@ async def test_suspended_member_is_refused(world: World) -> None:
 
 @pytest.fixture(scope="module")
 def named_server(site: Site) -> Iterator[DaphneServer]:
-    """A server whose public name is chat.voisins.test."""
+    """A server whose public page is also served at https://chat.voisins.test."""
     server = site.server(
-        "daphne-named-", ALLOWED_HOSTS="127.0.0.1,localhost,chat.voisins.test"
+        "daphne-named-",
+        ALLOWED_HOSTS="127.0.0.1,localhost,chat.voisins.test",
+        ALLOWED_ORIGINS="https://chat.voisins.test",
     )
     yield server
     server.stop()
 
 
-async def test_sibling_subdomain_origin_is_refused(
+async def test_listed_origin_is_accepted_exactly(
     world: World, named_server: DaphneServer
 ) -> None:
-    """With chat.voisins.test allowed, a page on mail.voisins.test (a sibling
-    subdomain) or on voisins.test is refused; chat.voisins.test is accepted."""
+    """With ALLOWED_ORIGINS=https://chat.voisins.test, that origin is accepted
+    besides the site's own; its http form, another port of it, a sibling
+    subdomain, its parent and its subdomains are refused."""
     url = named_server.ws_url(world.slug("nord"))
     cookies = login(named_server.base_url, world.user("alice"))
 
@@ -126,6 +139,16 @@ async def test_sibling_subdomain_origin_is_refused(
         )
 
     assert await status("https://chat.voisins.test") == 101
+    assert await status("https://chat.voisins.test:443") == 101
+    assert await status(named_server.origin) == 101
+    assert await status("http://chat.voisins.test") == 403
+    assert await status("https://chat.voisins.test:8443") == 403
     assert await status("https://mail.voisins.test") == 403
     assert await status("https://voisins.test") == 403
     assert await status("https://evil.chat.voisins.test") == 403
+
+
+def test_wildcard_origins_stop_the_server_at_start(site: Site) -> None:
+    """ALLOWED_ORIGINS=* is refused: daphne does not start, and says why."""
+    with pytest.raises(RuntimeError, match="'\\*' is refused"):
+        site.server("daphne-wildcard-", ALLOWED_ORIGINS="*")

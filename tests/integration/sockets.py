@@ -14,7 +14,7 @@ from django.test import Client
 from chatsite.asgi import application
 from conversations.models import User
 
-ORIGIN = "http://127.0.0.1"
+ORIGIN = "http://127.0.0.1:8000"  # the test settings' SITE_URL
 
 
 @database_sync_to_async

@@ -49,7 +49,7 @@ from .figures import record
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
-ORIGIN = "http://127.0.0.1"
+ORIGIN = "http://127.0.0.1:8000"  # the test settings' SITE_URL
 MISSING_ID = 2**62
 _names = itertools.count(1)
 _totals: dict[str, int] = {

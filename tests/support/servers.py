@@ -36,6 +36,7 @@ _SITE_VARIABLES = (
     "DJANGO_SETTINGS_MODULE",
     "TEST_POSTGRES_URL",
     "SITE_URL",
+    "ALLOWED_ORIGINS",
     "EMAIL_URL",
     "EMAIL_HOST",
     "EMAIL_PORT",
@@ -279,15 +280,18 @@ class Site:
 
     # Operator commands
 
-    def manage(self, *args: str, timeout: float = 120) -> str:
+    def manage(self, *args: str, timeout: float = 120, **extra_env: str) -> str:
         """Run one operator command; return its output, raise if it failed."""
-        return self._wait_all([self._run_async(*args)], timeout=timeout)[0][1]
+        running = (args, self._manage_process(args, **extra_env))
+        return self._wait_all([running], timeout=timeout)[0][1]
 
-    def _manage_process(self, args: Iterable[str]) -> subprocess.Popen[str]:
+    def _manage_process(
+        self, args: Iterable[str], **extra_env: str
+    ) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [PYTHON, "manage.py", *args],
             cwd=REPO_ROOT,
-            env=self.env(),
+            env=self.env(**extra_env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -360,13 +364,23 @@ class Site:
         return server
 
 
+def with_own_origin(env: dict[str, str], origin: str) -> dict[str, str]:
+    """The server accepts sockets from its own address, as a deployment does
+    from SITE_URL: SITE_URL is the server's address unless the test chose one
+    (for the links in emails), and then the address joins ALLOWED_ORIGINS."""
+    if not env.get("SITE_URL"):
+        return {**env, "SITE_URL": origin}
+    listed = [entry for entry in env.get("ALLOWED_ORIGINS", "").split(",") if entry]
+    return {**env, "ALLOWED_ORIGINS": ",".join([*listed, origin])}
+
+
 class DaphneServer:
     """`python -m daphne chatsite.asgi:application` on a free port."""
 
     def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
         self.log_path = log_path
         self.port = free_port()
+        self.env = with_own_origin(env, self.origin)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

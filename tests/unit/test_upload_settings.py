@@ -160,5 +160,5 @@ def test_missing_storage_backend_fails_the_checks(settings: Any) -> None:
         "default": {"BACKEND": "storages_not_installed.backends.s3.S3Storage"},
     }
     errors = attachment_storage_importable(None)
-    assert [error.id for error in errors] == ["conversations.E001"]
+    assert [error.id for error in errors] == ["conversations.E002"]
     assert "requirements-s3.txt" in (errors[0].hint or "")

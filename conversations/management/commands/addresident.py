@@ -5,11 +5,20 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from conversations.models import Community
-from conversations.services.residents import ResidentRow, RowError, resident_import_row
+from conversations.services.invitations import InviteResult
+from conversations.services.residents import (
+    ResidentRow,
+    RowError,
+    resident_import_row,
+    residents_invite,
+)
 
 
 class Command(BaseCommand):
-    help = "Create the user if needed and make them an active member (idempotent)."
+    help = (
+        "Create the user if needed and make them an active member (idempotent); "
+        "with --invite, email them a link to choose a password if they have none."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug")
@@ -17,6 +26,11 @@ class Command(BaseCommand):
         parser.add_argument("--email", required=True)
         parser.add_argument("--password")
         parser.add_argument("--name", dest="display_name")
+        parser.add_argument(
+            "--invite",
+            action="store_true",
+            help="email a one-time link (7 days) to choose a password",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         community = Community.objects.filter(slug=options["slug"]).first()
@@ -35,3 +49,11 @@ class Command(BaseCommand):
         except RowError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"{outcome}: {row.username} in {community.slug}")
+        if options["invite"]:
+            results = residents_invite(
+                community=community, usernames=[row.username.strip()]
+            )
+            for username, result in results.items():
+                self.stdout.write(f"invitation of {username}: {result.value}")
+            if InviteResult.FAILED in results.values():
+                raise CommandError("The invitation email was not sent; run again.")
