@@ -290,12 +290,12 @@ class PinnedAdapter(BaseAdapter):
                         connect=deadline.remaining(), read=deadline.remaining()
                     ),
                 )
+                answer.close()  # the body is not read: nor is the connection kept
             except NewConnectionError as error:
                 refused = error  # nothing was sent: the next address may answer
-                pool.close()
                 continue
-            answer.close()  # the body is not read: no reuse of the connection
-            pool.close()
+            finally:
+                pool.close()
             return _response(request, answer.status, answer.reason, answer.headers)
         raise refused
 
