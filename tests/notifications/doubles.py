@@ -240,7 +240,7 @@ class TrickleServer:
         self,
         *,
         head: bytes = b"",
-        trickle: bytes = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+        trickle: bytes = b"HTTP/1.1 201 Created\r\n\r\n",
         every: float = 2.0,
         host: str = HOST,
         port: int = 0,
