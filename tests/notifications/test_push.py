@@ -7,9 +7,12 @@ more" is checked once every push job has finished, never after a sleep."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
+
+from conversations.notifications.push import generate_vapid_keys
 
 from .conftest import JOB_WITHIN, SITE_URL, Deployment
 from .doubles import PushService
@@ -160,3 +163,57 @@ def test_reposting_an_endpoint_as_another_resident_moves_it(
     (received,) = push.wait_for(shared, timeout=JOB_WITHIN)
     assert received.payload is not None
     assert received.payload["body"] == "Pour Carol"
+
+
+def _signed(private_key: str, **claims: Any) -> dict[str, str]:
+    """The VAPID Authorization header py-vapid makes for these claims."""
+    from py_vapid import Vapid
+
+    headers: dict[str, str] = Vapid.from_string(private_key=private_key).sign(
+        {"sub": "mailto:admin@example.org", "exp": int(time.time()) + 3600, **claims}
+    )
+    return headers
+
+
+def _post(push: PushService, subscription: dict[str, Any], headers: Any) -> int:
+    """POST an encrypted push as pywebpush does, with these VAPID headers."""
+    from pywebpush import WebPusher
+
+    response = WebPusher(subscription).send(
+        data='{"type": "message"}', headers=headers, ttl=60, timeout=10
+    )
+    return int(response.status_code)
+
+
+CASES = ["valid", "unsigned", "other key", "forged", "audience", "expiry", "cipher"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_push_service_refuses_what_a_real_one_refuses(
+    push: PushService, case: str
+) -> None:
+    """The local push service answers 201 only to a push signed by the
+    subscription's key for its origin, expiring within 24 h, and encrypted
+    for the browser: 401 unsigned, forged, for another audience or expiring
+    later; 403 signed by another key; 400 not decrypting."""
+    private, public = generate_vapid_keys()
+    name, subscription = push.subscribe("strict", server_key=public)
+    headers: Any = _signed(private, aud=push.origin)
+    expected = {"valid": 201}.get(case, 401)
+    if case == "unsigned":
+        headers = {}
+    elif case == "other key":
+        headers, expected = _signed(generate_vapid_keys()[0], aud=push.origin), 403
+    elif case == "forged":
+        token, _, key = headers["Authorization"].partition(",")
+        headers = {"Authorization": f"{token[:-2]}AA,{key}"}
+    elif case == "audience":
+        headers = _signed(private, aud="https://push.elsewhere.example")
+    elif case == "expiry":
+        headers = _signed(private, aud=push.origin, exp=int(time.time()) + 90_000)
+    elif case == "cipher":
+        _, another = push.subscribe("another", server_key=public)
+        subscription = {**subscription, "keys": another["keys"]}
+        expected = 400
+    assert _post(push, subscription, headers) == expected
+    assert [p.status for p in push.received(name)] == [expected]
