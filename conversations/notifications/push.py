@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import os
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,11 +27,42 @@ from .safe_http import EndpointRefused, endpoint_addresses, guarded_session, url
 logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 3000  # well under the 4 KiB a push service must accept
+# After an endpoint ran into PUSH_TIMEOUT_SECONDS, how many times that long
+# this process waits before trying it again (its pushes are retried later).
+SLOW_PAUSE_TIMEOUTS = 30
 
 TITLES = {
     "fr": ("Nouveau message de {sender}", "Nouveau message"),
     "en": ("New message from {sender}", "New message"),
 }
+
+
+class _SlowEndpoints:
+    """Endpoints that ran into the deadline, and until when they rest. A
+    hostile endpoint then holds a push thread PUSH_TIMEOUT_SECONDS per
+    pause, not once per message sent to its resident; a real push service
+    that had a bad moment gets its pushes a few minutes late."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def resting(self, endpoint: str) -> int:
+        """Seconds before `endpoint` may be tried again (0: now)."""
+        with self._lock:
+            left = self._until.get(endpoint, 0) - time.monotonic()
+        return math.ceil(left) if left > 0 else 0
+
+    def rest(self, endpoint: str, seconds: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for known, until in list(self._until.items()):
+                if until <= now:
+                    del self._until[known]
+            self._until[endpoint] = now + seconds
+
+
+_slow = _SlowEndpoints()
 
 
 def vapid_keys() -> tuple[str, str]:
@@ -180,6 +214,9 @@ def _send_one(
     """Send to one browser: ("ok" | "gone" | "dropped" | "retry", seconds)."""
     from pywebpush import WebPushException, webpush
 
+    resting = _slow.resting(subscription.endpoint)
+    if resting:
+        return "retry", resting
     private_key, _ = vapid_keys()
     session = guarded_session(allow_private=settings.PUSH_ALLOW_PRIVATE_ENDPOINTS)
     try:
@@ -216,6 +253,11 @@ def _send_one(
         # would let the endpoint choose where the server connects.
         logger.warning("push to subscription %s refused: %s", subscription.pk, status)
         return "dropped", 0
+    except requests.Timeout as error:
+        pause = SLOW_PAUSE_TIMEOUTS * settings.PUSH_TIMEOUT_SECONDS
+        _slow.rest(subscription.endpoint, pause)
+        logger.warning("push to subscription %s too slow: %r", subscription.pk, error)
+        return "retry", pause
     except (requests.RequestException, OSError) as error:
         logger.warning("push to subscription %s failed: %r", subscription.pk, error)
         return "retry", 0

@@ -22,7 +22,7 @@ import trustme
 import urllib3.util.connection
 
 from conversations.models import PendingNotification, PushSubscription, User
-from conversations.notifications import safe_http
+from conversations.notifications import push, safe_http
 from conversations.notifications.push import _send_one, vapid_keys
 from tests.notifications.doubles import PushService, TrickleServer, browser_keys
 from tests.support.servers import wait_until
@@ -39,6 +39,13 @@ _, _, KEYS = browser_keys()  # for endpoints that never decrypt anything
 def notification(alice: User, bob: User, send: Callable[..., Any]) -> Any:
     send(alice, "Bonjour", to=["bob"])
     return PendingNotification.objects.select_related("message").get(recipient=bob)
+
+
+@pytest.fixture(autouse=True)
+def no_slow_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Endpoints that ran into the deadline rest per process: not from one
+    test to the next."""
+    monkeypatch.setattr(push, "_slow", push._SlowEndpoints())
 
 
 @pytest.fixture
@@ -199,7 +206,7 @@ def test_a_trickled_answer_is_cut_at_the_deadline(
     """An endpoint that sends its status line one byte every half second
     (each byte would reset a per-read timeout): the push gives up when
     PUSH_TIMEOUT_SECONDS (2 s) have passed since it began, closes the
-    connection, and is tried again later."""
+    connection, and is tried again after a pause of 30 timeouts."""
     hostile = TrickleServer(every=0.5).start()
     try:
         outcome, elapsed = send_timed(
@@ -207,7 +214,7 @@ def test_a_trickled_answer_is_cut_at_the_deadline(
             {"endpoint": f"http://127.0.0.1:{hostile.port}/push/x", "keys": KEYS},
             notification,
         )
-        assert outcome == ("retry", 0)
+        assert outcome == ("retry", 60)
         assert 2 <= elapsed < 4, elapsed
         wait_until(lambda: hostile.held(), timeout=10, what="the server to see us go")
         assert hostile.connections[0][2], "the client gave up before the last byte"
@@ -262,5 +269,26 @@ def test_a_name_that_never_resolves_is_cut_at_the_deadline(
         )
     finally:
         released.set()
-    assert outcome == ("retry", 0)
+    assert outcome == ("retry", 60)
     assert elapsed < 4, elapsed
+
+
+def test_an_endpoint_that_ran_into_the_deadline_rests(
+    private_allowed: None, bob: User, notification: Any
+) -> None:
+    """After a push ran into the deadline, the next push to that endpoint is
+    put off at once (retried after the rest) instead of holding a thread
+    again: the endpoint sees one connection."""
+    hostile = TrickleServer(every=0.5).start()
+    try:
+        endpoint = {"endpoint": f"http://127.0.0.1:{hostile.port}/push/x", "keys": KEYS}
+        stored = subscription(bob, endpoint)
+        assert _send_one(stored, "{}", notification) == ("retry", 60)
+        started = time.monotonic()
+        outcome, resting = _send_one(stored, "{}", notification)
+        assert time.monotonic() - started < 0.5
+        assert outcome == "retry"
+        assert 50 < resting <= 60, resting
+        assert len(hostile.connections) == 1
+    finally:
+        hostile.stop()
