@@ -44,6 +44,10 @@ SCENARIOS: list[tuple[str, str]] = [
     ("injection_page_api", "HTML/script payloads in the page and API"),
     ("unsubscribe_forgery", "Forged unsubscribe tokens"),
     ("push_ssrf", "Push endpoints on private networks"),
+    (
+        "worker_hostile_push",
+        "A push endpoint trickling a byte every 2 s as an email and a push fall due",
+    ),
     ("check_deploy", "manage.py check --deploy (production settings)"),
     ("production_headers", "Production headers and cookies"),
     ("canary", "Canary body and session cookie in every log"),

@@ -245,6 +245,10 @@ NOTIFY_EMAIL_DELAY_SECONDS = env_int("NOTIFY_EMAIL_DELAY_SECONDS", 120)
 # queued again (a SIGKILL leaves django-tasks-db rows RUNNING forever).
 NOTIFY_WORKER_STALE_SECONDS = env_int("NOTIFY_WORKER_STALE_SECONDS", 30)
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 12)
+# Threads of one notify_worker, per queue: emails and pushes never wait for
+# each other, and a slow push endpoint holds one push thread at a time.
+NOTIFY_EMAIL_THREADS = env_int("NOTIFY_EMAIL_THREADS", 2)
+NOTIFY_PUSH_THREADS = env_int("NOTIFY_PUSH_THREADS", 4)
 # Messages delivered live this long before a socket dropped, still unread and
 # with no other socket left, are notified as if the resident were offline.
 NOTIFY_DISCONNECT_GRACE_SECONDS = env_int("NOTIFY_DISCONNECT_GRACE_SECONDS", 120)
@@ -252,7 +256,7 @@ NOTIFY_DISCONNECT_GRACE_SECONDS = env_int("NOTIFY_DISCONNECT_GRACE_SECONDS", 120
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": ["notifications"],
+        "QUEUES": ["notifications", "push"],
     }
 }
 
@@ -261,6 +265,7 @@ VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY")
 VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:admin@localhost")
 PUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("PUSH_ALLOW_PRIVATE_ENDPOINTS", False)
 PUSH_TTL_SECONDS = env_int("PUSH_TTL_SECONDS", 3600)
+# The whole request to a push service, name lookup to last byte.
 PUSH_TIMEOUT_SECONDS = env_int("PUSH_TIMEOUT_SECONDS", 10)
 
 # Limits of the wire contract and of abuse control (documented in README).

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import logging
+import math
 import os
-import socket
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+import requests
 from django.conf import settings
 from django.utils import timezone
 
@@ -21,16 +22,47 @@ from .content import conversation_url, excerpt, safe_name, shows_text
 from .decision import decide
 from .outcomes import Done, Outcome, Retry
 from .recipients import accounts, active_memberships, read_marks, recipient_state
+from .safe_http import EndpointRefused, endpoint_addresses, guarded_session, url_refusal
 
 logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 3000  # well under the 4 KiB a push service must accept
-_BLOCKED_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
+# After an endpoint ran into PUSH_TIMEOUT_SECONDS, how many times that long
+# this process waits before trying it again (its pushes are retried later).
+SLOW_PAUSE_TIMEOUTS = 30
 
 TITLES = {
     "fr": ("Nouveau message de {sender}", "Nouveau message"),
     "en": ("New message from {sender}", "New message"),
 }
+
+
+class _SlowEndpoints:
+    """Endpoints that ran into the deadline, and until when they rest. A
+    hostile endpoint then holds a push thread PUSH_TIMEOUT_SECONDS per
+    pause, not once per message sent to its resident; a real push service
+    that had a bad moment gets its pushes a few minutes late."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def resting(self, endpoint: str) -> int:
+        """Seconds before `endpoint` may be tried again (0: now)."""
+        with self._lock:
+            left = self._until.get(endpoint, 0) - time.monotonic()
+        return math.ceil(left) if left > 0 else 0
+
+    def rest(self, endpoint: str, seconds: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for known, until in list(self._until.items()):
+                if until <= now:
+                    del self._until[known]
+            self._until[endpoint] = now + seconds
+
+
+_slow = _SlowEndpoints()
 
 
 def vapid_keys() -> tuple[str, str]:
@@ -72,33 +104,21 @@ def _b64(raw: bytes) -> str:
 
 
 def endpoint_refusal(endpoint: str) -> str | None:
-    """Why a push endpoint may not be used (None: fine). Public https only,
-    so that the server cannot be aimed at its own network (SSRF)."""
+    """Why a push endpoint may not be stored (None: fine): public https only,
+    so that the server cannot be aimed at its own network (SSRF). Each send
+    checks again, on the addresses it connects to (safe_http)."""
     allow_private = settings.PUSH_ALLOW_PRIVATE_ENDPOINTS
+    refusal = url_refusal(endpoint, allow_private=allow_private)
+    if refusal is not None or allow_private:
+        return refusal
     try:
-        parts = urlsplit(endpoint)
-        port = parts.port
-    except ValueError:
-        return "The endpoint is not a valid URL."
-    if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
-        return "The endpoint must use https."
-    host = parts.hostname
-    if not host or parts.username or parts.password:
-        return "The endpoint must name a host and carry no credentials."
-    if allow_private:
-        return None
-    if host == "localhost" or host.endswith(_BLOCKED_SUFFIXES):
-        return "The endpoint must be on a public address."
-    try:
-        addresses = {ipaddress.ip_address(host)}
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
-        except OSError:
-            return "The endpoint's host does not resolve."
-        addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
-    if not addresses or not all(address.is_global for address in addresses):
-        return "The endpoint must be on a public address."
+        endpoint_addresses(
+            endpoint, allow_private=False, timeout=settings.PUSH_TIMEOUT_SECONDS
+        )
+    except EndpointRefused as error:
+        return str(error)
+    except requests.Timeout:
+        return "The endpoint's host does not resolve."
     return None
 
 
@@ -192,14 +212,13 @@ def _send_one(
     subscription: PushSubscription, data: str, notification: PendingNotification
 ) -> tuple[str, int]:
     """Send to one browser: ("ok" | "gone" | "dropped" | "retry", seconds)."""
-    import requests
     from pywebpush import WebPushException, webpush
 
-    refusal = endpoint_refusal(subscription.endpoint)
-    if refusal is not None:
-        logger.warning("push subscription %s refused: %s", subscription.pk, refusal)
-        return "dropped", 0
+    resting = _slow.resting(subscription.endpoint)
+    if resting:
+        return "retry", resting
     private_key, _ = vapid_keys()
+    session = guarded_session(allow_private=settings.PUSH_ALLOW_PRIVATE_ENDPOINTS)
     try:
         webpush(
             subscription_info={
@@ -216,8 +235,13 @@ def _send_one(
                 "Urgency": "high",
                 "Topic": f"conversation-{notification.message.conversation_id}",
             },
+            # The whole exchange, not each read (safe_http).
             timeout=settings.PUSH_TIMEOUT_SECONDS,
+            requests_session=session,
         )
+    except EndpointRefused as error:
+        logger.warning("push subscription %s refused: %s", subscription.pk, error)
+        return "dropped", 0
     except WebPushException as error:
         status = getattr(error.response, "status_code", None)
         if status in (404, 410):
@@ -225,11 +249,20 @@ def _send_one(
             return "gone", 0
         if status == 429 or (status is not None and status >= 500):
             return "retry", _retry_after(error.response)
+        # 3xx included: a push service does not redirect, and following one
+        # would let the endpoint choose where the server connects.
         logger.warning("push to subscription %s refused: %s", subscription.pk, status)
         return "dropped", 0
+    except requests.Timeout as error:
+        pause = SLOW_PAUSE_TIMEOUTS * settings.PUSH_TIMEOUT_SECONDS
+        _slow.rest(subscription.endpoint, pause)
+        logger.warning("push to subscription %s too slow: %r", subscription.pk, error)
+        return "retry", pause
     except (requests.RequestException, OSError) as error:
         logger.warning("push to subscription %s failed: %r", subscription.pk, error)
         return "retry", 0
+    finally:
+        session.close()
     return "ok", 0
 
 

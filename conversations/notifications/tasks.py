@@ -17,7 +17,8 @@ from .email import email_batch_abandon, email_batch_send
 from .outcomes import Outcome, Retry
 from .push import push_abandon, push_deliver
 
-QUEUE = "notifications"
+QUEUE = "notifications"  # emails
+PUSH_QUEUE = "push"  # served by threads of its own (worker.py)
 
 
 @task(queue_name=QUEUE)
@@ -31,7 +32,7 @@ def send_email_batch(batch_id: int) -> str:
     )
 
 
-@task(queue_name=QUEUE, priority=10)
+@task(queue_name=PUSH_QUEUE, priority=10)
 def send_push(
     recipient_id: int,
     message_id: int,

@@ -1,9 +1,22 @@
-"""The notification worker: django-tasks-db's worker plus liveness.
+"""The notification worker: threads of django-tasks-db's worker loop, plus
+liveness.
 
-A django-tasks-db worker killed with SIGKILL in the middle of a task leaves
-its row RUNNING forever: nothing in django-tasks-db ever runs it again. Each
-worker here writes a heartbeat every few seconds; any worker queues again the
-RUNNING tasks whose worker stopped beating.
+One process runs NOTIFY_EMAIL_THREADS loops on the email queue and
+NOTIFY_PUSH_THREADS on the push queue, each thread with its own database
+connection (Django's are per thread). So a push endpoint that answers as
+slowly as it can (up to PUSH_TIMEOUT_SECONDS, safe_http) holds one push
+thread: emails never wait for pushes, and other pushes take the other
+threads. Each claim is a locked row (SKIP LOCKED on PostgreSQL, an exclusive
+transaction on SQLite), so threads and processes never run a task twice.
+
+A worker killed with SIGKILL in the middle of a task leaves its row RUNNING
+forever: nothing in django-tasks-db ever runs it again. Each process writes a
+heartbeat every few seconds; any worker queues again the RUNNING tasks whose
+process stopped beating.
+
+SIGTERM (or SIGINT) lets every thread finish its current task, then the
+process exits; a second one exits at once (the running tasks are then
+queued again by the heartbeat rule, as after a SIGKILL).
 """
 
 from __future__ import annotations
@@ -11,9 +24,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import socket
 import threading
 from datetime import timedelta
+from types import FrameType
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -23,11 +38,12 @@ from django_tasks_db.models import DBTaskResult
 
 from ..maintenance import Schedule
 from ..models import Revocation, WorkerHeartbeat
-from .tasks import QUEUE
+from .tasks import PUSH_QUEUE, QUEUE
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
+RESTART_SECONDS = 2.0  # pause before a failed job loop starts again
 
 
 def new_worker_id() -> str:
@@ -98,27 +114,94 @@ class _Liveness(threading.Thread):
         connection.close()
 
 
-def run_worker(*, interval: float = 0.5) -> None:
-    """Run until SIGTERM: the current task finishes, then the worker exits."""
+class _Threads:
+    """The job loops of one process, and how they stop."""
+
+    def __init__(self, worker_id: str, interval: float, counts: dict[str, int]):
+        self.stopping = threading.Event()
+        # Private API, pinned by tests/integration/test_library_internals.py.
+        self.loops = [
+            (
+                f"notify-{queue}-{number}",
+                Worker(
+                    queue_names=[queue],
+                    interval=interval,
+                    batch=False,
+                    backend_name="default",
+                    startup_delay=False,
+                    max_tasks=None,
+                    worker_id=worker_id,
+                    excluded_queue_names=[],
+                ),
+            )
+            for queue, count in counts.items()
+            for number in range(1, count + 1)
+        ]
+
+    def stop(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.strsignal(signum)
+        if self.stopping.is_set():
+            logger.warning("%s again: exiting without finishing the jobs", name)
+            raise SystemExit(1)
+        logger.warning("%s: finishing the current jobs, then exiting", name)
+        self.stopping.set()
+        for _, loop in self.loops:
+            loop.running = False  # read by Worker.run between tasks
+
+    def run(self) -> None:
+        """Run every loop in its thread until all have stopped."""
+        threads = [
+            # Daemon: a second signal ends the process without waiting.
+            threading.Thread(target=self._serve, args=(loop,), name=name, daemon=True)
+            for name, loop in self.loops
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)  # short waits: signal handlers run meanwhile
+
+    def _serve(self, loop: Worker) -> None:
+        try:
+            while not self.stopping.is_set():
+                try:
+                    loop.run()
+                except Exception:
+                    # Claiming failed (the database away, say): the process
+                    # keeps its capacity by starting the loop again.
+                    logger.exception("notification job loop failed; restarting")
+                    self.stopping.wait(RESTART_SECONDS)
+        finally:
+            connection.close()
+
+
+def run_worker(
+    *,
+    interval: float = 0.5,
+    email_threads: int | None = None,
+    push_threads: int | None = None,
+) -> None:
+    """Run until SIGTERM: the current tasks finish, then the worker exits."""
+    counts = {
+        QUEUE: email_threads or settings.NOTIFY_EMAIL_THREADS,
+        PUSH_QUEUE: push_threads or settings.NOTIFY_PUSH_THREADS,
+    }
     worker_id = new_worker_id()
     heartbeat(worker_id)
     liveness = _Liveness(worker_id)
     liveness.start()
-    # Private API, pinned by tests/integration/test_library_internals.py.
-    worker = Worker(
-        queue_names=[QUEUE],
-        interval=interval,
-        batch=False,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id=worker_id,
-        excluded_queue_names=[],
+    threads = _Threads(worker_id, interval, counts)
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+        signal.signal(number, threads.stop)
+    logger.info(
+        "notification worker %s started: %d email and %d push threads",
+        worker_id,
+        counts[QUEUE],
+        counts[PUSH_QUEUE],
     )
-    worker.configure_signals()
-    logger.info("notification worker %s started", worker_id)
+    connection.close()  # the main thread only waits from here on
     try:
-        worker.run()
+        threads.run()
     finally:
         liveness.stopping.set()
         WorkerHeartbeat.objects.filter(worker_id=worker_id).delete()

@@ -15,8 +15,8 @@ import importlib.metadata
 import inspect
 import io
 import re
-import signal
 import socket
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -85,6 +85,7 @@ RESILIENT = "chatsite/layers.py ResilientRedisChannelLayer"
 CONSUMER = "conversations/consumers.py CommunityConsumer"
 WORKER = "conversations/notifications/worker.py"
 PUSH = "conversations/notifications/push.py _send_one"
+SAFE_HTTP = "conversations/notifications/safe_http.py _Watched*Connection"
 
 
 def in_memory_layer(**config: Any) -> FastInMemoryChannelLayer:
@@ -550,58 +551,45 @@ def test_db_worker_constructor_takes_our_keyword_arguments() -> None:
         )
 
 
-def test_db_worker_has_configure_signals_and_run() -> None:
-    for method in ("configure_signals", "run"):
-        function = getattr(Worker, method, None)
-        assert callable(function), broke(
-            "django-tasks-db",
-            f"db_worker.Worker.{method} is gone",
-            f"{WORKER} run_worker",
-        )
-        parameters = list(inspect.signature(function).parameters)
-        assert parameters == ["self"], broke(
-            "django-tasks-db",
-            f"db_worker.Worker.{method} now takes {parameters}",
-            f"{WORKER} run_worker",
-        )
-
-
-def test_db_worker_sigterm_lets_the_current_task_finish() -> None:
-    """notify_worker's promise (README, compose's stop_grace_period): SIGTERM
-    ends the worker after its current task, at once when idle."""
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
-    previous = {number: signal.getsignal(number) for number in handled}
-    worker = Worker(**WORKER_KWARGS)
-    try:
-        worker.configure_signals()
-        handler = signal.getsignal(signal.SIGTERM)
-        assert handler == worker.shutdown, broke(
-            "django-tasks-db",
-            f"Worker.configure_signals() installs {handler!r} for SIGTERM",
-            f"{WORKER} run_worker",
-        )
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
-    worker.running_task = True
-    try:
-        worker.shutdown(signal.SIGTERM, None)
-    except SystemExit:
-        pytest.fail(
-            broke(
-                "django-tasks-db",
-                "Worker.shutdown() exits in the middle of a task on SIGTERM",
-                f"{WORKER} run_worker",
-            )
-        )
-    assert worker.running is False, broke(
-        "django-tasks-db",
-        "Worker.shutdown() no longer clears `running` to stop after the task",
-        f"{WORKER} run_worker",
+def test_db_worker_has_run() -> None:
+    function = getattr(Worker, "run", None)
+    assert callable(function), broke(
+        "django-tasks-db", "db_worker.Worker.run is gone", f"{WORKER} _Threads"
     )
-    idle = Worker(**WORKER_KWARGS)
-    with pytest.raises(SystemExit):
-        idle.shutdown(signal.SIGTERM, None)
+    parameters = list(inspect.signature(function).parameters)
+    assert parameters == ["self"], broke(
+        "django-tasks-db",
+        f"db_worker.Worker.run now takes {parameters}",
+        f"{WORKER} _Threads",
+    )
+
+
+def test_db_worker_run_stops_when_running_is_cleared() -> None:
+    """notify_worker's promise (README, compose's stop_grace_period): SIGTERM
+    lets the current tasks finish. Our handler clears each loop's `running`,
+    which Worker.run reads before claiming the next task (and after each)."""
+    worker = Worker(**WORKER_KWARGS)
+    assert worker.running is True, broke(
+        "django-tasks-db",
+        "a new db_worker.Worker no longer starts with running = True",
+        f"{WORKER} _Threads.stop",
+    )
+    assert "running" in Worker.run.__code__.co_names, broke(
+        "django-tasks-db",
+        "Worker.run no longer reads self.running",
+        f"{WORKER} _Threads.stop",
+    )
+    worker.running = False
+    finished = threading.Event()
+    # No database here: a run that claimed anything would raise.
+    thread = threading.Thread(target=lambda: (worker.run(), finished.set()))
+    thread.start()
+    thread.join(5)
+    assert finished.is_set(), broke(
+        "django-tasks-db",
+        "Worker.run does not return at once when `running` is False",
+        f"{WORKER} _Threads.stop",
+    )
 
 
 def test_db_task_result_fields_the_reaper_reads() -> None:
@@ -693,6 +681,7 @@ def test_webpush_takes_our_keyword_arguments() -> None:
         "ttl",
         "headers",
         "timeout",
+        "requests_session",
     )
     try:
         signature.bind(**dict.fromkeys(ours))
@@ -807,3 +796,67 @@ def test_django_lists_a_sync_file_iterator_under_asgi() -> None:
         "conversations/api/attachments.py file_response (its async chunks "
         "may be unnecessary now)",
     )
+
+
+def test_webpush_posts_through_our_session_with_our_timeout() -> None:
+    """_send_one hands webpush a guarded session (safe_http): pywebpush must
+    post through it, once, passing `timeout` on, which our adapter takes as
+    the whole exchange's deadline."""
+    import pywebpush
+
+    from conversations.notifications.push import generate_vapid_keys
+    from tests.notifications.doubles import browser_keys
+
+    calls: list[dict[str, Any]] = []
+
+    class Session:
+        def post(self, url: str, **kwargs: Any) -> Any:
+            calls.append({"url": url, **kwargs})
+            return SimpleNamespace(status_code=201, text="", headers={})
+
+    private, _ = generate_vapid_keys()
+    _, _, keys = browser_keys()
+    pywebpush.webpush(
+        subscription_info={"endpoint": "https://push.example.org/x", "keys": keys},
+        data="{}",
+        vapid_private_key=private,
+        vapid_claims={"sub": "mailto:admin@example.org"},
+        timeout=7,
+        requests_session=Session(),  # type: ignore[arg-type]
+    )
+    shapes = [(call["url"], call.get("timeout")) for call in calls]
+    assert shapes == [("https://push.example.org/x", 7)], broke(
+        "pywebpush",
+        f"webpush(requests_session=..., timeout=7) posted {shapes}",
+        "conversations/notifications/push.py _send_one and safe_http.py",
+    )
+
+
+# urllib3: the connection classes safe_http.py subclasses.
+
+
+def test_urllib3_connections_open_their_socket_in_new_conn() -> None:
+    """safe_http watches each socket (its deadline shuts it down) where
+    HTTPConnection._new_conn returns it; HTTPS must open its socket there
+    too, before wrapping it in TLS."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+
+    assert list(inspect.signature(HTTPConnection._new_conn).parameters) == ["self"], (
+        broke("urllib3", "HTTPConnection._new_conn takes arguments", SAFE_HTTP)
+    )
+    for cls in (HTTPConnection, HTTPSConnection):
+        assert "_new_conn" in cls.connect.__code__.co_names, broke(
+            "urllib3", f"{cls.__name__}.connect no longer calls _new_conn", SAFE_HTTP
+        )
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        opened = HTTPConnection("127.0.0.1", port, timeout=2)._new_conn()
+        try:
+            assert isinstance(opened, socket.socket), broke(
+                "urllib3", f"_new_conn returned {opened!r}", SAFE_HTTP
+            )
+            assert opened.getpeername()[1] == port, broke(
+                "urllib3", "_new_conn no longer returns a connected socket", SAFE_HTTP
+            )
+        finally:
+            opened.close()

@@ -12,6 +12,7 @@ import itertools
 import os
 import secrets
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 
 from tests.conftest import require_service
 from tests.support.client import ChatSocket, HttpClient, login, open_socket
-from tests.support.servers import DaphneServer, PostgresServer, Site
+from tests.support.servers import DaphneServer, PostgresServer, Site, wait_until
 
 from .doubles import PushService, SmtpServer, WorkerProcess
 
@@ -29,7 +30,11 @@ from .doubles import PushService, SmtpServer, WorkerProcess
 # whatever address the server process listens on.
 SITE_URL = "https://voisins.example.test"
 EMAIL_DELAY_SECONDS = 3
-STALE_SECONDS = 3
+# Heartbeats every STALE_SECONDS / 3: a loaded machine may delay a few of
+# them without a live worker's job being taken over (and sent twice).
+STALE_SECONDS = 10
+# How long a job may take to be picked up and run on a loaded 2-core machine.
+JOB_WITHIN = 60
 
 
 def notify_env(**extra: str) -> dict[str, str]:
@@ -70,8 +75,10 @@ class Deployment:
         push: PushService,
         redis_url: str = "",
         database_url: str = "",
+        **extra_env: str,
     ) -> None:
         self.root = root
+        self.extra_env = extra_env
         root.mkdir(parents=True)
         if not database_url:
             for suffix in ("", "-wal", "-shm"):
@@ -91,10 +98,13 @@ class Deployment:
         self.push = push
         self.servers: list[DaphneServer] = []
         self.workers: list[WorkerProcess] = []
+        self._push_key: str | None = None
         self.server = self.start_server()
 
     def env(self, **extra: str) -> dict[str, str]:
-        return self.site.env(**notify_env(EMAIL_URL=self.smtp_url, **extra))
+        return self.site.env(
+            **notify_env(EMAIL_URL=self.smtp_url, **{**self.extra_env, **extra})
+        )
 
     def start_server(self, **extra: str) -> DaphneServer:
         server = DaphneServer(
@@ -115,11 +125,43 @@ class Deployment:
 
     def push_key(self) -> str:
         """The server's VAPID public key, as a browser reads it."""
-        world = self.world({"keys": ["keyreader"]})
-        answer = world.http("keyreader").get("/api/push/key/")
-        assert answer.status_code == 200, answer.text
-        key: str = answer.json()["public_key"]
-        return key
+        if self._push_key is None:
+            world = self.world({"keys": ["keyreader"]})
+            answer = world.http("keyreader").get("/api/push/key/")
+            assert answer.status_code == 200, answer.text
+            self._push_key = answer.json()["public_key"]
+        return self._push_key
+
+    def unfinished_jobs(self, task: str) -> int:
+        """Jobs of `task` ("send_push", "send_email_batch") queued, due
+        later or running: none left means none of them can send any more."""
+        query = (
+            "SELECT count(*) FROM django_tasks_database_dbtaskresult "
+            "WHERE status IN ('READY', 'RUNNING') AND task_path LIKE %s"
+        )
+        pattern = f"%.{task}"
+        if self.site.backend == "sqlite":
+            path = self.site.database_url.removeprefix("sqlite:///")
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+                row = connection.execute(query.replace("%s", "?"), [pattern])
+                return int(row.fetchone()[0])
+        import psycopg
+
+        with psycopg.connect(self.site.database_url) as connection:
+            found = connection.execute(query, [pattern]).fetchone()
+            assert found is not None
+            return int(found[0])
+
+    def wait_jobs_done(self, task: str, timeout: float = JOB_WITHIN) -> None:
+        """Wait until every `task` job has finished: what has not been
+        sent by then never will be (the positive event "nothing more" checks
+        wait for, instead of sleeping)."""
+        wait_until(
+            lambda: self.unfinished_jobs(task) == 0,
+            timeout=timeout,
+            what=f"every {task} job to finish",
+            interval=0.2,
+        )
 
     def world(self, spec: dict[str, list[str]]) -> World:
         """Communities (logical name -> residents) made with the operator commands."""
@@ -198,8 +240,11 @@ class World:
         return result
 
     def subscribe(self, resident: str, label: str = "browser") -> str:
-        """Register a new browser of `resident` with the push service."""
-        name, subscription = self.deployment.push.subscribe(label)
+        """Register a new browser of `resident` with the push service, made
+        with the site's VAPID key as a browser's pushManager.subscribe is."""
+        name, subscription = self.deployment.push.subscribe(
+            label, server_key=self.deployment.push_key()
+        )
         answer = self.http(resident).post("/api/push/subscriptions/", subscription)
         assert answer.status_code == 201, (answer.status_code, answer.text)
         return name
@@ -248,13 +293,16 @@ def new_deployment(
 ) -> Iterator[Any]:
     """Make deployments of one test, with no worker yet; closed after it.
 
-    backend="postgres" makes a new database on the machine's PostgreSQL.
+    backend="postgres" makes a new database on the machine's PostgreSQL;
+    keyword arguments are environment variables of all its processes.
     """
     made: list[Deployment] = []
     postgres = PostgresServer()
     databases: list[str] = []
 
-    def make(smtp_url: str, redis_url: str = "", backend: str = "sqlite") -> Deployment:
+    def make(
+        smtp_url: str, redis_url: str = "", backend: str = "sqlite", **env: str
+    ) -> Deployment:
         database_url = ""
         if backend == "postgres":
             available, why = postgres.available()
@@ -270,6 +318,7 @@ def new_deployment(
             push_service,
             redis_url,
             database_url,
+            **env,
         )
         made.append(deployment)
         return deployment

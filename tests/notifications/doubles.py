@@ -17,8 +17,10 @@ import json
 import logging
 import os
 import secrets
+import select
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -227,6 +229,78 @@ class SilentServer:
                 connection.close()
 
 
+class TrickleServer:
+    """A hostile HTTP server: reads the request, answers `head` at once, then
+    one byte of `trickle` every `every` seconds, then closes. Each byte
+    resets a per-read timeout, so only a deadline on the whole exchange cuts
+    it short. Records when each connection began and ended, and whether the
+    client gave up before the last byte."""
+
+    def __init__(
+        self,
+        *,
+        head: bytes = b"",
+        trickle: bytes = b"HTTP/1.1 201 Created\r\n\r\n",
+        every: float = 2.0,
+        host: str = HOST,
+        port: int = 0,
+    ) -> None:
+        self.head, self.trickle, self.every = head, trickle, every
+        self.listener = socket.create_server((host, port))
+        self.port = int(self.listener.getsockname()[1])
+        self.lock = threading.Lock()
+        self.connections: list[tuple[float, float | None, bool]] = []
+        self._stopping = threading.Event()
+
+    def start(self) -> TrickleServer:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            serve = threading.Thread(target=self._serve, args=(connection,))
+            serve.daemon = True
+            serve.start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        with self.lock:
+            index = len(self.connections)
+            self.connections.append((time.monotonic(), None, False))
+        given_up = False
+        with connection:
+            connection.recv(65536)
+            try:
+                connection.sendall(self.head)
+                for byte in self.trickle:
+                    # Waiting for the next byte's time, and noticing at once
+                    # a client that closed the connection.
+                    readable, _, _ = select.select([connection], [], [], self.every)
+                    if readable and not connection.recv(65536):
+                        given_up = True
+                        break
+                    if self._stopping.is_set():
+                        break
+                    connection.sendall(bytes([byte]))
+            except OSError:
+                given_up = True
+        with self.lock:
+            began = self.connections[index][0]
+            self.connections[index] = (began, time.monotonic(), given_up)
+
+    def held(self) -> list[float]:
+        """Seconds each finished connection lasted."""
+        with self.lock:
+            return [end - began for began, end, _ in self.connections if end]
+
+
 # Web Push
 
 
@@ -258,7 +332,7 @@ class Push:
     received_at: float  # time.monotonic()
     headers: dict[str, str]
     body_size: int
-    vapid_error: str | None  # None: the JWT is valid for the server's key
+    vapid_error: str | None  # None: the JWT is valid for the subscription
     claims: dict[str, Any]
     payload: dict[str, Any] | None  # the decrypted JSON
     decrypt_error: str | None
@@ -269,22 +343,45 @@ class _Subscription:
     name: str
     private_key: ec.EllipticCurvePrivateKey
     auth: bytes
+    server_key: str | None  # the applicationServerKey it was made with
     script: list[int] = field(default_factory=list)
 
 
 class PushService:
-    """A local push service: POST /push/<name> with an encrypted body."""
+    """A local push service: POST /push/<name> with an encrypted body.
+
+    It refuses as a real one does (RFC 8030, 8291, 8292): 401 for a missing
+    or invalid VAPID JWT (signature by the `k=` key, `aud` this service's
+    origin, `exp` in the future and at most 24 h away), 403 when `k=` is not
+    the key the subscription was made with, 400 when the aes128gcm body does
+    not decrypt. So every push a test sees answered 201 was signed and
+    encrypted right.
+    """
 
     _names = itertools.count(1)
 
-    def __init__(self) -> None:
+    def __init__(self, *, name: str = HOST, tls: ssl.SSLContext | None = None) -> None:
+        """`name`: the host name in its endpoints; `tls`: serve https with
+        this server context (the names clients ask for, SNI, are recorded)."""
         self.port = free_port()
-        self.server_key: str | None = None  # the site's VAPID public key
+        self.name = name
+        self.scheme = "https" if tls else "http"
         self.pushes: list[Push] = []
+        self.server_names: list[str | None] = []
+        self.redirect_to = ""  # the Location of scripted 3xx answers
         self._subscriptions: dict[str, _Subscription] = {}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((HOST, self.port), self._handler_class())
         self._httpd.daemon_threads = True
+        if tls is not None:
+            tls.sni_callback = lambda _sock, server_name, _ctx: (
+                self.server_names.append(server_name)
+            )
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+
+    @property
+    def origin(self) -> str:
+        return f"{self.scheme}://{self.name}:{self.port}"
 
     def start(self) -> PushService:
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
@@ -294,19 +391,20 @@ class PushService:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def subscribe(self, label: str = "browser") -> tuple[str, dict[str, Any]]:
-        """A new browser subscription: (name, the PushSubscription JSON)."""
+    def subscribe(
+        self, label: str = "browser", *, server_key: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """A new browser subscription for a site whose VAPID public key is
+        `server_key` (None: any signing key): (name, the PushSubscription JSON)."""
         name = f"{label}-{next(self._names)}-{secrets.token_hex(4)}"
         key, auth, keys = browser_keys()
         with self._lock:
-            self._subscriptions[name] = _Subscription(name, key, auth)
-        return name, {
-            "endpoint": f"http://{HOST}:{self.port}/push/{name}",
-            "keys": keys,
-        }
+            self._subscriptions[name] = _Subscription(name, key, auth, server_key)
+        return name, {"endpoint": f"{self.origin}/push/{name}", "keys": keys}
 
     def script(self, name: str, statuses: list[int]) -> None:
-        """Answer the next requests for `name` with these statuses, then 201."""
+        """Answer the next valid requests for `name` with these statuses
+        (a 3xx with `Location: redirect_to`), then 201."""
         with self._lock:
             self._subscriptions[name].script.extend(statuses)
 
@@ -316,36 +414,46 @@ class PushService:
         return [p for p in pushes if status is None or p.status == status]
 
     def wait_for(
-        self, name: str, count: int = 1, *, status: int = 201, timeout: float = 15
+        self, name: str, count: int = 1, *, status: int = 201, timeout: float = 30
     ) -> list[Push]:
-        wait_until(
-            lambda: len(self.received(name, status)) >= count,
-            timeout=timeout,
-            what=f"{count} push(es) answered {status} for {name}",
-        )
+        try:
+            wait_until(
+                lambda: len(self.received(name, status)) >= count,
+                timeout=timeout,
+                what=f"{count} push(es) answered {status} for {name}",
+            )
+        except TimeoutError as error:
+            seen = [
+                (p.status, p.vapid_error, p.decrypt_error) for p in self.received(name)
+            ]
+            raise TimeoutError(f"{error}; received: {seen}") from None
         return self.received(name, status)
 
     def _handle(self, path: str, headers: dict[str, str], body: bytes) -> int:
         name = path.rsplit("/", 1)[-1]
         with self._lock:
             subscription = self._subscriptions.get(name)
-            status = 404
-            if subscription is not None:
-                status = subscription.script.pop(0) if subscription.script else 201
+        if subscription is None:
+            return 404
+        refusal, vapid_error, claims = self._check_vapid(headers, subscription)
         payload, decrypt_error = None, None
-        if subscription is not None:
-            try:
-                plain = http_ece.decrypt(
-                    body,
-                    private_key=subscription.private_key,
-                    auth_secret=subscription.auth,
-                    version="aes128gcm",
-                )
-                payload = json.loads(plain)
-            except Exception as error:
-                decrypt_error = repr(error)
-        vapid_error, claims = self._check_vapid(headers.get("authorization", ""))
+        try:
+            plain = http_ece.decrypt(
+                body,
+                private_key=subscription.private_key,
+                auth_secret=subscription.auth,
+                version="aes128gcm",
+            )
+            payload = json.loads(plain)
+        except Exception as error:
+            decrypt_error = repr(error)
         with self._lock:
+            if refusal is not None:
+                status = refusal
+            elif decrypt_error is not None:
+                status = 400
+            else:
+                status = subscription.script.pop(0) if subscription.script else 201
             self.pushes.append(
                 Push(
                     endpoint=name,
@@ -361,42 +469,35 @@ class PushService:
             )
         return status
 
-    def _check_vapid(self, authorization: str) -> tuple[str | None, dict[str, Any]]:
-        """RFC 8292: `vapid t=<JWT>, k=<key>`, ES256 signed by the server's key."""
-        scheme, _, params = authorization.partition(" ")
-        if scheme.lower() != "vapid":
-            return f"scheme {scheme!r} is not vapid", {}
-        fields = dict(
-            item.strip().split("=", 1) for item in params.split(",") if "=" in item
-        )
-        token, key = fields.get("t", ""), fields.get("k", "")
-        if self.server_key is None or key != self.server_key:
-            return f"k={key!r} is not the server's key {self.server_key!r}", {}
+    def _check_vapid(
+        self, headers: dict[str, str], subscription: _Subscription
+    ) -> tuple[int | None, str | None, dict[str, Any]]:
+        """RFC 8292 `vapid t=<JWT>, k=<key>` (or the draft's `WebPush <JWT>`
+        with `Crypto-Key: p256ecdsa=<key>`): (refusal status, why, claims)."""
+        scheme, _, params = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "vapid":
+            fields = dict(
+                item.strip().split("=", 1) for item in params.split(",") if "=" in item
+            )
+            token, key = fields.get("t", ""), fields.get("k", "")
+        elif scheme.lower() == "webpush":
+            token, key = params.strip(), ""
+            for item in headers.get("crypto-key", "").replace(",", ";").split(";"):
+                if item.strip().startswith("p256ecdsa="):
+                    key = item.strip().removeprefix("p256ecdsa=")
+        else:
+            return 401, f"scheme {scheme!r} is neither vapid nor WebPush", {}
         try:
-            header, claims_part, signature = token.split(".")
-            raw = b64url_decode(signature)
-            der = encode_dss_signature(
-                int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
-            )
-            public = ec.EllipticCurvePublicKey.from_encoded_point(
-                ec.SECP256R1(), b64url_decode(self.server_key)
-            )
-            public.verify(
-                der,
-                f"{header}.{claims_part}".encode(),
-                ec.ECDSA(hashes.SHA256()),
-            )
-            claims: dict[str, Any] = json.loads(b64url_decode(claims_part))
-            algorithm = json.loads(b64url_decode(header)).get("alg")
+            claims = _verified_claims(token, key)
         except (ValueError, InvalidSignature) as error:
-            return f"bad JWT: {error!r}", {}
-        if algorithm != "ES256":
-            return f"alg {algorithm!r}", claims
-        if claims.get("aud") != f"http://{HOST}:{self.port}":
-            return f"aud {claims.get('aud')!r}", claims
+            return 401, f"bad JWT or key: {error!r}", {}
+        if claims.get("aud") != self.origin:
+            return 401, f"aud {claims.get('aud')!r}", claims
         if not time.time() < claims.get("exp", 0) <= time.time() + 86_400:
-            return f"exp {claims.get('exp')!r}", claims
-        return None, claims
+            return 401, f"exp {claims.get('exp')!r}", claims
+        if subscription.server_key is not None and key != subscription.server_key:
+            return 403, f"k={key!r} is not the subscription's key", claims
+        return None, None, claims
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         service = self
@@ -410,6 +511,8 @@ class PushService:
                 self.send_response(status)
                 if status == 429:
                     self.send_header("Retry-After", "1")
+                if 300 <= status < 400:
+                    self.send_header("Location", service.redirect_to)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -417,6 +520,29 @@ class PushService:
                 pass
 
         return Handler
+
+
+def _verified_claims(token: str, key: str) -> dict[str, Any]:
+    """The claims of an ES256 JWT signed by the P-256 public key `key`
+    (base64url, uncompressed point); ValueError or InvalidSignature else."""
+    header, claims_part, signature = token.split(".")
+    raw = b64url_decode(signature)
+    if len(raw) != 64:
+        raise ValueError(f"a {len(raw)}-byte signature, not 64")
+    public = ec.EllipticCurvePublicKey.from_encoded_point(
+        ec.SECP256R1(), b64url_decode(key)
+    )
+    public.verify(
+        encode_dss_signature(
+            int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+        ),
+        f"{header}.{claims_part}".encode(),
+        ec.ECDSA(hashes.SHA256()),
+    )
+    if json.loads(b64url_decode(header)).get("alg") != "ES256":
+        raise ValueError("alg is not ES256")
+    claims: dict[str, Any] = json.loads(b64url_decode(claims_part))
+    return claims
 
 
 # The worker

@@ -1,5 +1,8 @@
-"""Worker crashes and SMTP outages delay emails; they neither lose nor
-duplicate them. Each test has its own site, SMTP server and workers."""
+"""Worker crashes, SMTP outages and hostile push endpoints delay emails;
+they neither lose nor duplicate them, and a hostile endpoint delays nobody
+else's. Each test has its own site, SMTP server and workers. "Exactly one"
+is checked once every email job has finished (a dead worker's job included,
+once queued again and run), never after a sleep."""
 
 from __future__ import annotations
 
@@ -9,15 +12,13 @@ from typing import Any
 
 import pytest
 
+from tests.reliability.figures import record
 from tests.support.servers import wait_until
 
-from .conftest import EMAIL_DELAY_SECONDS, STALE_SECONDS, Deployment, World
-from .doubles import SilentServer, SmtpServer
+from .conftest import EMAIL_DELAY_SECONDS, JOB_WITHIN, STALE_SECONDS, Deployment, World
+from .doubles import PushService, SilentServer, SmtpServer, TrickleServer, browser_keys
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-
-# Long enough for a dead worker's task to be queued again and sent twice.
-AFTERMATH = STALE_SECONDS + 4
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
 @pytest.fixture
@@ -28,9 +29,10 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 def assert_exactly_one(smtp: SmtpServer, world: World, resident: str) -> None:
-    """`resident` gets one email, and no second one within AFTERMATH."""
-    smtp.wait_for(world.email(resident), timeout=60)
-    time.sleep(AFTERMATH)
+    """`resident` gets one email, and no second one once every email job
+    has finished."""
+    smtp.wait_for(world.email(resident), timeout=STALE_SECONDS + JOB_WITHIN)
+    world.deployment.wait_jobs_done("send_email_batch")
     mails = smtp.mails(world.email(resident))
     assert len(mails) == 1, [m.message["Message-ID"] for m in mails]
 
@@ -66,7 +68,7 @@ def test_worker_killed_before_the_batch_is_due_loses_nothing(
     world = deployment.world({"q": ["alice", "bob"]})
     world.send("alice", ["bob"], "Tu as vu le chat ?", "q")
     first.kill()
-    time.sleep(EMAIL_DELAY_SECONDS + 1)
+    time.sleep(EMAIL_DELAY_SECONDS + 1)  # the batch falls due with no worker
     assert smtp_server.mails() == []
     deployment.start_worker()
     assert_exactly_one(smtp_server, world, "bob")
@@ -143,10 +145,92 @@ def test_several_workers_never_send_a_batch_twice(
         world.send("alice", [recipient], f"Bonjour {recipient}", "q")
     wait_until(
         lambda: all(smtp_server.mails(world.email(r)) for r in recipients),
-        timeout=EMAIL_DELAY_SECONDS + 60,
+        timeout=EMAIL_DELAY_SECONDS + JOB_WITHIN,
         what="an email to each recipient",
     )
-    time.sleep(AFTERMATH)
+    deployment.wait_jobs_done("send_email_batch")
     for recipient in recipients:
         assert len(smtp_server.mails(world.email(recipient))) == 1, recipient
     assert smtp_server.data_started == len(recipients)
+
+
+def test_sigterm_lets_the_running_email_finish_then_exits(
+    new_deployment: Any, smtp_server: SmtpServer
+) -> None:
+    """SIGTERM while a thread waits for SMTP's answer to DATA: the email is
+    accepted, once, then the process exits with status 0."""
+    smtp_server.delay_data(3)
+    deployment: Deployment = new_deployment(smtp_server.url)
+    worker = deployment.start_worker(EMAIL_TIMEOUT="30")
+    world = deployment.world({"q": ["alice", "bob"]})
+    world.send("alice", ["bob"], "Fermeture du portail", "q")
+    wait_until(
+        lambda: smtp_server.data_started >= 1,
+        timeout=EMAIL_DELAY_SECONDS + JOB_WITHIN,
+        what="the worker to start sending",
+    )
+    assert worker.process is not None
+    worker.process.terminate()
+    assert worker.process.wait(timeout=JOB_WITHIN) == 0, worker.log()
+    assert len(smtp_server.mails(world.email("bob"))) == 1
+    assert "finishing the current jobs" in worker.log()
+
+
+TRICKLE_EVERY = 2.0  # seconds between two bytes of the hostile answer
+HOSTILE_TIMEOUT = 10  # PUSH_TIMEOUT_SECONDS of this deployment
+
+
+@pytest.mark.timeout(300)  # before the fix, the whole trickle (50 s) held all
+def test_a_trickling_push_endpoint_holds_up_no_other_notification(
+    new_deployment: Any, smtp_server: SmtpServer, push_service: PushService
+) -> None:
+    """A push endpoint that answers one byte every 2 s (mallory's browser)
+    is being pushed to when an email batch and a push to a healthy endpoint
+    fall due: both go out as if it were not there, and the hostile request
+    is cut at PUSH_TIMEOUT_SECONDS (10 s), whole exchange."""
+    hostile = TrickleServer(every=TRICKLE_EVERY).start()
+    deployment: Deployment = new_deployment(
+        smtp_server.url, PUSH_TIMEOUT_SECONDS=str(HOSTILE_TIMEOUT)
+    )
+    deployment.start_worker()
+    try:
+        world = deployment.world({"q": ["alice", "mallory", "bob", "carol"]})
+        _, _, keys = browser_keys()
+        hostile_endpoint = f"http://127.0.0.1:{hostile.port}/push/mallory"
+        answer = world.http("mallory").post(
+            "/api/push/subscriptions/", {"endpoint": hostile_endpoint, "keys": keys}
+        )
+        assert answer.status_code == 201, answer.text
+        browser = world.subscribe("bob")
+        world.send("alice", ["mallory"], "Pour Mallory", "q")
+        wait_until(
+            lambda: hostile.connections != [],
+            timeout=JOB_WITHIN,
+            what="the push to the hostile endpoint to begin",
+        )
+        world.send("alice", ["bob", "carol"], "Pour Bob et Carol", "q")
+        sent = time.monotonic()
+        # Bounds long enough to measure the code before the fix too.
+        (push,) = push_service.wait_for(browser, timeout=2 * JOB_WITHIN)
+        (mail,) = smtp_server.wait_for(world.email("carol"), timeout=2 * JOB_WITHIN)
+        wait_until(
+            lambda: hostile.held() != [],
+            timeout=2 * JOB_WITHIN,
+            what="the hostile request to end",
+        )
+    finally:
+        hostile.stop()
+    push_delay = push.received_at - sent
+    email_lateness = mail.received_at - sent - EMAIL_DELAY_SECONDS
+    held = hostile.held()[0]
+    record(
+        "worker_hostile_push",
+        trickle_every_s=TRICKLE_EVERY,
+        push_timeout_s=HOSTILE_TIMEOUT,
+        hostile_held_s=round(held, 1),
+        healthy_push_delay_s=round(push_delay, 2),
+        email_late_by_s=round(email_lateness, 2),
+    )
+    assert push_delay < HOSTILE_TIMEOUT / 2, push_delay
+    assert email_lateness < HOSTILE_TIMEOUT / 2, email_lateness
+    assert held < HOSTILE_TIMEOUT + 2 * TRICKLE_EVERY, held

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import require_service
 from tests.support.servers import RedisServer, redis_available
 
-from .conftest import EMAIL_DELAY_SECONDS, Deployment
+from .conftest import EMAIL_DELAY_SECONDS, JOB_WITHIN, Deployment
 from .doubles import SmtpServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -41,7 +41,7 @@ def two_processes(
     return deployment
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(180)
 async def test_recipient_online_on_another_process_gets_no_email(
     two_processes: Deployment, smtp: SmtpServer, connect: Any
 ) -> None:
@@ -52,12 +52,12 @@ async def test_recipient_online_on_another_process_gets_no_email(
     bob = await connect(world, "bob", "q", server=second)
     world.send("alice", ["bob", "carol"], "Apéro à 19 h", "q", server=first)
     await bob.next_of("message.new")
-    smtp.wait_for(world.email("carol"), timeout=EMAIL_DELAY_SECONDS + 30)
-    time.sleep(1.5)
+    smtp.wait_for(world.email("carol"), timeout=EMAIL_DELAY_SECONDS + JOB_WITHIN)
+    two_processes.wait_jobs_done("send_email_batch")
     assert smtp.mails(world.email("bob")) == []
 
 
-@pytest.mark.timeout(OFFLINE_WITHIN + EMAIL_DELAY_SECONDS + 60)
+@pytest.mark.timeout(OFFLINE_WITHIN + EMAIL_DELAY_SECONDS + 2 * JOB_WITHIN)
 async def test_sockets_of_a_killed_process_stop_counting_within_90s(
     two_processes: Deployment, smtp: SmtpServer, connect: Any
 ) -> None:
@@ -70,7 +70,7 @@ async def test_sockets_of_a_killed_process_stop_counting_within_90s(
     second.kill()
     killed = time.monotonic()
     sent: dict[str, float] = {}
-    deadline = killed + OFFLINE_WITHIN + EMAIL_DELAY_SECONDS + 30
+    deadline = killed + OFFLINE_WITHIN + EMAIL_DELAY_SECONDS + JOB_WITHIN
     while not smtp.mails(world.email("bob")):
         assert time.monotonic() < deadline, "bob never counted as offline"
         body = f"message #{len(sent) + 1:03d}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 
@@ -53,7 +51,7 @@ def test_one_click_post_turns_email_off(
     assert preferences["email"] is False
     world.send("alice", ["bob", "carol"], "Encore moi", "q")
     smtp.wait_for(world.email("carol"), timeout=EMAIL_DELAY_SECONDS + 30)
-    time.sleep(1.5)
+    deployment.wait_jobs_done("send_email_batch")
     assert len(smtp.mails(world.email("bob"))) == 1
 
 
