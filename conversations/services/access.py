@@ -1,4 +1,5 @@
-"""Access changes: memberships, logout. Each closes the sockets it affects."""
+"""Access changes: memberships, logout. Each closes the sockets it affects;
+the end of a membership also ends its reply-by-email addresses (mail/tokens.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import events
+from ..mail.tokens import mail_tokens_revoke
 from ..models import Community, Membership, Revocation, User
 
 
@@ -31,6 +33,7 @@ def membership_remove(*, membership: Membership) -> None:
         user_id, community_id = membership.user_id, membership.community_id
         membership.delete()
         _revoke(user_id=user_id, community_id=community_id)
+        mail_tokens_revoke(user_id=user_id, community_id=community_id)
 
 
 def _membership_set_status(membership: Membership, status: str) -> None:
@@ -39,12 +42,16 @@ def _membership_set_status(membership: Membership, status: str) -> None:
         membership.save(update_fields=["status"])
         if status != Membership.Status.ACTIVE:
             _revoke(user_id=membership.user_id, community_id=membership.community_id)
+            mail_tokens_revoke(
+                user_id=membership.user_id, community_id=membership.community_id
+            )
 
 
 def resident_revoke_access(*, user_id: int) -> None:
     """A resident deactivated or deleted: close all of their sockets."""
     with transaction.atomic():
         _revoke(user_id=user_id)
+        mail_tokens_revoke(user_id=user_id)
 
 
 def session_revoke(*, user_id: int, session_key: str) -> None:

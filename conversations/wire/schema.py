@@ -419,3 +419,15 @@ CLOSE_CODES: dict[int, str] = {
     4429: "the client kept sending frames that earned errors",
     4408: "the client stopped reading: about 1 MiB of frames waited for it",
 }
+
+
+# Email as a channel, inbound half (conversations/mail/, docs/email.md)
+
+
+class EmailStatusObject(TypedDict):
+    """The answer of POST /api/me/email/confirm/."""
+
+    email_status: Annotated[
+        Literal["ok", "bouncing"],
+        Field(description="ok: notification emails go to the address again."),
+    ]
