@@ -244,5 +244,8 @@ LOGGING = {
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # aiosmtpd (inbound_mail) logs each SMTP command at INFO, reply and
+        # bounce addresses included: their tokens must not reach the logs.
+        "mail.log": {"level": "WARNING"},
     },
 }

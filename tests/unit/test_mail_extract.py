@@ -5,6 +5,7 @@ the libraries."""
 from __future__ import annotations
 
 import email
+import json
 import time
 from email import policy
 from email.message import EmailMessage
@@ -17,38 +18,11 @@ from conversations.mail.extract import LONG_LINE, MAX_TEXT_CHARS, reply_text
 
 FIXTURES = Path(__file__).resolve().parents[1] / "notifications" / "mail_fixtures"
 
-# What each resident wrote, as the other participants must see it.
-EXPECTED = {
-    "gmail_fr_multipart.eml": (
-        "Oui bien sûr, passe la prendre vers 10 h.\n"
-        "Elle est dans le garage, la clé est sous le pot de fleurs."
-    ),
-    "gmail_en_plain.eml": (
-        "Saturday works. Two things:\n- it needs petrol\n- please bring it back by 6 pm"
-    ),
-    "outlook_fr_multipart.eml": (
-        "Bonjour Alice,\n\n"
-        "Pas de souci pour samedi. Je te la laisse devant le portail.\n\n"
-        "Bob"
-    ),
-    "outlook_web_fr_html_only.eml": (
-        "D'accord, je passe la récupérer vers 18 h.\nMerci !"
-    ),
-    "outlook_mobile_en.eml": "Yes, see you then!",
-    "apple_iphone_fr.eml": "Pas de problème, je la sors ce soir \U0001f44d",
-    "apple_mail_en.eml": ("Sure, I'll leave it by the gate before 10.\n\nCheers,\nBob"),
-    "thunderbird_fr_plain.eml": (
-        "Bonjour Alice,\n\n"
-        "Oui, aucun problème pour samedi. Je serai là toute la matinée, "
-        "sonne simplement au portail et je te la sortirai du garage."
-    ),
-    "thunderbird_en_html_only.eml": (
-        "Hi Alice,\n\nNo problem, it's in the shed. The key is under the blue pot."
-    ),
-    "thunderbird_en_bottom_post.eml": (
-        "Yes of course. I will leave it out on Friday evening, next to the green bin."
-    ),
-}
+# What each resident wrote, as the other participants must see it (the
+# end-to-end test, tests/notifications/test_inbound.py, reads it too).
+EXPECTED: dict[str, str] = json.loads(
+    (FIXTURES / "expected.json").read_text(encoding="utf-8")
+)
 
 
 def fixture(name: str) -> EmailMessage:
@@ -65,7 +39,7 @@ def plain(text: str, **params: str) -> EmailMessage:
 
 
 def test_every_reply_fixture_has_its_expected_text() -> None:
-    """No fixture is left out of the table below (nor the table stale)."""
+    """No reply fixture is left out of expected.json, nor is it stale."""
     names = {p.name for p in FIXTURES.glob("*.eml") if not p.name.startswith("dsn")}
     assert names == set(EXPECTED)
 
