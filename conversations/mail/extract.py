@@ -36,7 +36,7 @@ from mailparser_reply.parser import EmailMessage as ParsedReply
 # than the square of its length. Attribution and header lines are short, so
 # longer lines are hidden from it, and it reads at most MAX_TEXT_CHARS (the
 # new text is at most 5,000 characters: a reply that reaches the cap is
-# refused as too long anyway). Worst case measured: about 0.6 s.
+# refused as too long anyway). Worst case measured: about half a second.
 MAX_TEXT_CHARS = 20_000
 MAX_HTML_CHARS = 1_000_000
 LONG_LINE = 300

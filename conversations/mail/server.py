@@ -6,7 +6,9 @@ is not ours or whose token no longer works, and 452 to a second recipient
 one answer, for its one recipient, which is also what LMTP wants after DATA.
 
 The database work runs in one thread (sync_to_async), with the stale
-connection check Django does around each request.
+connection check Django does around each request. A message still being
+handled at SIGTERM gets no answer: its sender tries again later, and the
+Message-ID makes it post once.
 """
 
 from __future__ import annotations
