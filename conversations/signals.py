@@ -11,6 +11,7 @@ from django.dispatch import receiver
 from .accounts.actor import acting_on
 from .accounts.address import client_address
 from .accounts.views import EARLIER_SESSION_HASHES
+from .mail.status import email_address_changing
 from .models import User
 from .services.access import session_revoke
 from .services.accounts import ACCOUNT_FIELDS, account_changes_apply, account_state_of
@@ -72,3 +73,18 @@ def apply_account_changes(
     if before is None or created:
         return
     account_changes_apply(user=instance, before=before, acting=acting_on(instance.pk))
+
+
+@receiver(pre_save, sender=User)
+def email_change_resets_status(
+    sender: Any,
+    instance: User,
+    raw: bool,
+    update_fields: frozenset[str] | None,
+    **kwargs: Any,
+) -> None:
+    """Any change of address (the admin, a command, the resident) makes a
+    bouncing address "ok" again: the new one has not failed yet."""
+    if raw or (update_fields is not None and "email" not in update_fields):
+        return
+    email_address_changing(user=instance)

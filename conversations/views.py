@@ -30,6 +30,7 @@ def index(request: HttpRequest) -> HttpResponse:
     app_config = {
         "me": user.username,
         "meName": user.shown_name,
+        "email": user.email,
         "communities": communities,
         "language": get_language() or settings.LANGUAGE_CODE,
         "csrf": get_token(request),

@@ -240,6 +240,11 @@ if EMAIL_SMTP:
     EMAIL_USE_TLS = EMAIL_SMTP["starttls"]
     EMAIL_USE_SSL = EMAIL_SMTP["ssl"]
 
+# Reply by email and bounce handling (docs/email.md): notification emails
+# carry Reply-To reply+<token>@ and the envelope sender bounce+<token>@ this
+# domain, whose mail `manage.py inbound_mail` receives. Unset: neither.
+REPLY_EMAIL_DOMAIN = env_str("REPLY_EMAIL_DOMAIN").strip().lower()
+
 NOTIFY_EMAIL_DELAY_SECONDS = env_int("NOTIFY_EMAIL_DELAY_SECONDS", 120)
 # A worker whose heartbeat is older than this is dead: its running tasks are
 # queued again (a SIGKILL leaves django-tasks-db rows RUNNING forever).
@@ -312,5 +317,8 @@ LOGGING = {
         "django": {"handlers": [], "propagate": True},
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # aiosmtpd (inbound_mail) logs each SMTP command at INFO, reply and
+        # bounce addresses included: their tokens must not reach the logs.
+        "mail.log": {"level": "WARNING"},
     },
 }

@@ -28,6 +28,7 @@ api.add_router("/", communities.router)
 api.add_router("/", me.router)
 api.add_router("/", attachments.router)
 api.add_router("/", account.router)
+api.add_router("/", "conversations.api.email.router")
 
 
 def error_response(

@@ -38,6 +38,7 @@ from .recipients import (
     read_marks,
     recipient_state,
 )
+from .reply import reply_route, reply_route_apply
 from .tokens import unsubscribe_token
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ SUBJECTS = {
 
 @dataclass(frozen=True, slots=True)
 class EmailItem:
+    conversation_id: int
     sender: str
     community: str
     participants: str
@@ -131,6 +133,7 @@ def _still_owed(batch: EmailBatch, account: Account | None) -> list[EmailItem]:
         others = [n for uid, n in names[message.conversation_id] if uid != recipient.pk]
         items.append(
             EmailItem(
+                conversation_id=message.conversation_id,
                 sender=safe_name(message.sender.shown_name),
                 community=safe_name(message.community.name, 120),
                 participants=", ".join(others),
@@ -170,11 +173,13 @@ def _compose(
     unsubscribe_url = (
         f"{settings.SITE_URL}/unsubscribe/{unsubscribe_token(recipient.pk)}/"
     )
+    route = reply_route(recipient_id=recipient.pk, items=items)
     context = {
         "recipient": safe_name(recipient.shown_name),
         "items": items,
         "unsubscribe_url": unsubscribe_url,
         "app_url": f"{settings.SITE_URL}/",
+        "reply": route,
     }
     with translation.override(language):
         text = render_to_string(f"notifications/email_{language}.txt", context)
@@ -193,4 +198,5 @@ def _compose(
         },
     )
     email.attach_alternative(html, "text/html")
+    reply_route_apply(email, route)
     return email

@@ -41,7 +41,7 @@ def accounts(user_ids: Iterable[int]) -> dict[int, Account]:
         result[user.pk] = Account(
             id=user.pk,
             is_active=user.is_active,
-            email=user.email,
+            email="" if user.email_status == User.EmailStatus.BOUNCING else user.email,
             preferences=preferences,
             has_push=bool(user.has_push),
         )

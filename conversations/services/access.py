@@ -2,7 +2,8 @@
 
 Membership changes are written to the resident's account history with who
 made them: `actor` is "staff:<username>" from the admin, and "operator" (the
-default) from the management commands.
+default) from the management commands. The end of a membership also ends its
+reply-by-email addresses (mail/tokens.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from .. import events
 from ..accounts.actor import OPERATOR
+from ..mail.tokens import mail_tokens_revoke
 from ..models import Community, Membership, Revocation, User
 from .account_events import EventKind, account_event_record
 
@@ -56,6 +58,7 @@ def membership_remove(*, membership: Membership, actor: str = OPERATOR) -> None:
         user_id, community_id = membership.user_id, membership.community_id
         membership.delete()
         _revoke(user_id=user_id, community_id=community_id)
+        mail_tokens_revoke(user_id=user_id, community_id=community_id)
 
 
 def _membership_set_status(membership: Membership, status: str, actor: str) -> None:
@@ -72,6 +75,9 @@ def _membership_set_status(membership: Membership, status: str, actor: str) -> N
         membership.save(update_fields=["status"])
         if not active:
             _revoke(user_id=membership.user_id, community_id=membership.community_id)
+            mail_tokens_revoke(
+                user_id=membership.user_id, community_id=membership.community_id
+            )
 
 
 def _membership_event(membership: Membership, kind: EventKind, actor: str) -> None:
@@ -88,6 +94,7 @@ def resident_revoke_access(*, user_id: int) -> None:
     """A resident deactivated or deleted: close all of their sockets."""
     with transaction.atomic():
         _revoke(user_id=user_id)
+        mail_tokens_revoke(user_id=user_id)
 
 
 def session_revoke(

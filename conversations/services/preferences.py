@@ -15,7 +15,7 @@ from ..wire.validate import validated
 
 
 def preferences_get(*, user: User) -> dict[str, object]:
-    return asdict(preferences_for(user))
+    return _answer(user, preferences_for(user))
 
 
 def preferences_update(*, user: User, changes: object) -> dict[str, object]:
@@ -27,7 +27,25 @@ def preferences_update(*, user: User, changes: object) -> dict[str, object]:
         NotificationPreference.objects.update_or_create(
             user=user, defaults=asdict(merged)
         )
-    return asdict(merged)
+    return _answer(user, merged)
+
+
+def _answer(user: User, preferences: Preferences) -> dict[str, object]:
+    """The declared `Preferences` body: push, quiet hours and time zone as
+    stored (they have no effect yet), and the read-only email status."""
+    row = NotificationPreference.objects.filter(user=user).first()
+    quiet = (
+        {"start": f"{row.quiet_start:%H:%M}", "end": f"{row.quiet_end:%H:%M}"}
+        if row is not None and row.quiet_start and row.quiet_end
+        else None
+    )
+    return {
+        **asdict(preferences),
+        "push": row.push if row is not None else True,
+        "quiet_hours": quiet,
+        "time_zone": row.time_zone if row is not None else "Europe/Paris",
+        "email_status": user.email_status,
+    }
 
 
 def preferences_unsubscribe(*, user_id: int) -> None:

@@ -454,3 +454,15 @@ class AccountEventObject(TypedDict):
         ),
     ]
     created_at: Timestamp
+
+
+# Email as a channel, inbound half (conversations/mail/, docs/email.md)
+
+
+class EmailStatusObject(TypedDict):
+    """The answer of POST /api/me/email/confirm/."""
+
+    email_status: Annotated[
+        Literal["ok", "bouncing"],
+        Field(description="ok: notification emails go to the address again."),
+    ]

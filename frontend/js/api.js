@@ -66,6 +66,7 @@ export const api = {
     request("GET", `/api/conversations/${Number(conversation)}/messages/${query({ before, limit })}`),
   preferences: () => request("GET", "/api/me/preferences/"),
   savePreferences: (changes) => request("PATCH", "/api/me/preferences/", changes),
+  confirmEmail: () => request("POST", "/api/me/email/confirm/"),
   pushKey: () => request("GET", "/api/push/key/"),
   subscribePush: (subscription) => request("POST", "/api/push/subscriptions/", subscription),
   unsubscribePush: (endpoint) => request("DELETE", "/api/push/subscriptions/", { endpoint }),

@@ -53,6 +53,10 @@ const CATALOGUE = {
     "settings.saved": "Réglages enregistrés.",
     "settings.saveError": "Impossible d’enregistrer les réglages.",
     "settings.loadError": "Impossible de charger les réglages.",
+    "banner.bouncing":
+      "Les e-mails envoyés à {email} nous reviennent sans avoir été remis : vous ne recevez plus nos notifications par e-mail. Vérifiez cette adresse.",
+    "banner.confirm": "C’est bien mon adresse",
+    "banner.error": "Impossible d’enregistrer. Réessayez.",
   },
   en: {
     "app.title": "Neighbours",
@@ -105,6 +109,10 @@ const CATALOGUE = {
     "settings.saved": "Settings saved.",
     "settings.saveError": "Could not save the settings.",
     "settings.loadError": "Could not load the settings.",
+    "banner.bouncing":
+      "Emails sent to {email} come back undelivered: you no longer get our email notifications. Please check this address.",
+    "banner.confirm": "This is my address",
+    "banner.error": "Could not save. Please try again.",
   },
 };
 

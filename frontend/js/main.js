@@ -8,6 +8,7 @@ import { Connection, socketUrl } from "./socket.js";
 import { Store, UnknownFrameError } from "./store.js";
 import { Composer } from "./views/composer.js";
 import { ConversationList, conversationTitle } from "./views/conversationList.js";
+import { EmailBanner } from "./views/banner.js";
 import { byId } from "./views/dom.js";
 import { RecipientPicker } from "./views/picker.js";
 import { SettingsDialog } from "./views/settings.js";
@@ -93,12 +94,19 @@ const picker = new RecipientPicker({
   },
 });
 
+const banner = new EmailBanner({
+  after: document.querySelector(".topbar"),
+  email: config.email,
+  confirm: () => api.confirmEmail(),
+});
+
 const settings = new SettingsDialog({
   api,
   push,
   onLanguage: changeLanguage,
   onPreferences: (prefs) => {
     state.preferences = prefs;
+    banner.update(prefs);
   },
 });
 
@@ -489,6 +497,7 @@ api
   .preferences()
   .then((prefs) => {
     state.preferences = prefs;
+    banner.update(prefs);
   })
   .catch(() => {});
 
