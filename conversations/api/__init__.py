@@ -26,6 +26,7 @@ api = NinjaAPI(
 )
 api.add_router("/", communities.router)
 api.add_router("/", me.router)
+api.add_router("/", "conversations.api.search.router")
 
 
 def error_response(

@@ -21,6 +21,7 @@ from .limits import (
     MAX_RECIPIENTS,
     MAX_USERNAME_CHARS,
     PAGE_LIMIT,
+    SEARCH_QUERY_MAX_CHARS,
 )
 
 # Field rules shared by socket frames and HTTP bodies.
@@ -419,3 +420,18 @@ CLOSE_CODES: dict[int, str] = {
     4429: "the client kept sending frames that earned errors",
     4408: "the client stopped reading: about 1 MiB of frames waited for it",
 }
+
+
+# Search: GET /api/communities/<slug>/search/?q= answers list[MessageObject].
+
+
+class SearchParams(TypedDict):
+    q: Annotated[
+        str,
+        Field(
+            max_length=SEARCH_QUERY_MAX_CHARS,
+            pattern=r"\S",
+            description="Words that must all be in the body (case and accents "
+            "ignored); not empty or only spaces.",
+        ),
+    ]
