@@ -6,7 +6,7 @@ dictionary in front of the French stemmer. Words are stemmed ("fêtes" finds
 "fête") and folded (case, accents, "œ" to "oe"); French stop words ("le",
 "de") are not indexed. `to_tsvector(regconfig, text)` is IMMUTABLE, so it can
 index an expression as it is; the query must repeat that expression exactly
-(`BODY_VECTOR_SQL`) for the planner to use the index. The index follows
+(`body_vector_sql`) for the planner to use the index. The index follows
 every INSERT, UPDATE and DELETE like any index: an edit is found by its new
 words, a deleted message's empty body by none.
 
@@ -27,8 +27,12 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 SQLITE_TABLE = "conversations_message_search"
 
-# The indexed expression, as queries must write it.
-BODY_VECTOR_SQL = "to_tsvector('voisins_fr'::regconfig, conversations_message.body)"
+
+def body_vector_sql(column: str) -> str:
+    """The indexed expression over `column`, the body column as a query
+    names it; the planner uses the index only for this very expression."""
+    return f"to_tsvector('voisins_fr'::regconfig, {column})"
+
 
 POSTGRES_INSTALL = (
     # A trusted extension since PostgreSQL 13: the database owner may create it.
@@ -39,7 +43,7 @@ POSTGRES_INSTALL = (
     "ALTER TEXT SEARCH CONFIGURATION voisins_fr "
     "ALTER MAPPING FOR hword, hword_part, word WITH unaccent, french_stem",
     "CREATE INDEX message_body_search ON conversations_message "
-    "USING gin (to_tsvector('voisins_fr'::regconfig, body))",
+    f"USING gin ({body_vector_sql('body')})",
 )
 POSTGRES_UNINSTALL = (
     "DROP INDEX IF EXISTS message_body_search",

@@ -17,12 +17,14 @@ syntax; on SQLite each word is quoted).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection
-from django.db.models import BooleanField, Q
+from django.db.models import BooleanField, F, Func, Q, Value
 from django.db.models.expressions import RawSQL
 
 from ..models import Community, Message, Participant
-from ..search_index import BODY_VECTOR_SQL
+from ..search_index import body_vector_sql
 from ..wire.limits import SEARCH_LIMIT
 from ..wire.schema import MessageObject
 from .messages import message_objects
@@ -48,26 +50,24 @@ def message_search(
     )
     if not conversation_ids:
         return []
+    newest = (
+        Message.objects.filter(
+            _body_matches(text), conversation_id__in=conversation_ids, deleted=False
+        )
+        .order_by("-id")
+        .values("id")[:limit]
+    )
+    # Senders joined to the `limit` rows found, not before: joining first,
+    # PostgreSQL would hash the whole user table for a few hundred matches.
     rows = list(
-        Message.objects.select_related("sender")
-        .filter(_body_matches(text), conversation_id__in=conversation_ids)
-        .filter(deleted=False)
-        .order_by("-id")[:limit]
+        Message.objects.select_related("sender").filter(id__in=newest).order_by("-id")
     )
     return message_objects(rows, community_slug=community.slug)
 
 
 def _body_matches(text: str) -> Q:
     if connection.vendor == "postgresql":
-        # The indexed expression, or the planner cannot use the index. The
-        # user's text is a parameter; the rest is constant.
-        return Q(
-            RawSQL(  # noqa: S611
-                BODY_VECTOR_SQL + " @@ plainto_tsquery('voisins_fr'::regconfig, %s)",
-                [text],
-                output_field=BooleanField(),
-            )
-        )
+        return Q(_TsMatch(F("body"), Value(text)))
     if connection.vendor == "sqlite":
         return Q(
             id__in=RawSQL(
@@ -77,6 +77,26 @@ def _body_matches(text: str) -> Q:
             )
         )
     raise NotImplementedError(f"no message search on {connection.vendor}")
+
+
+class _TsMatch(Func):
+    """PostgreSQL: the body (the indexed expression) holds every word of the
+    text. Compiled from expressions, not raw SQL, so that the body column is
+    the one of the query's own alias of the table (U0 in a subquery)."""
+
+    output_field = BooleanField()
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, **extra_context: Any
+    ) -> tuple[str, list[Any]]:
+        body, text = self.get_source_expressions()
+        body_sql, body_params = compiler.compile(body)
+        text_sql, text_params = compiler.compile(text)
+        sql = (
+            f"{body_vector_sql(body_sql)} @@ "
+            f"plainto_tsquery('voisins_fr'::regconfig, {text_sql})"
+        )
+        return sql, [*body_params, *text_params]
 
 
 def fts5_query(text: str) -> str:
