@@ -60,6 +60,12 @@ bench: $(STAMP)
 		$(if $(BENCH_IDLE_SOCKETS),--idle-sockets $(BENCH_IDLE_SOCKETS)) \
 		$(if $(BENCH_REV),--rev $(BENCH_REV))
 
+## Search latency on PostgreSQL with a million messages, EXPLAIN output
+## included (bench/README.md, "Search"): a few minutes; not part of `make test`.
+.PHONY: bench-search
+bench-search: $(STAMP)
+	$(BIN)/python -m bench.search
+
 ## Fault, abuse and security scenarios, slow ones included (about 5 minutes);
 ## then rewrite the figures section of docs/reliability.md.
 .PHONY: reliability

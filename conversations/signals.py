@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_out, user_login_failed
-from django.db.models.signals import post_save, pre_save
+from django.db import connections
+from django.db.models.signals import post_migrate, post_save, pre_save
 from django.dispatch import receiver
 
 from .accounts.actor import acting_on
@@ -13,6 +14,7 @@ from .accounts.address import client_address
 from .accounts.views import EARLIER_SESSION_HASHES
 from .mail.status import email_address_changing
 from .models import User
+from .search_index import sqlite_triggers_restore
 from .services.access import session_revoke
 from .services.accounts import ACCOUNT_FIELDS, account_changes_apply, account_state_of
 from .services.throttle import login_failed
@@ -88,3 +90,11 @@ def email_change_resets_status(
     if raw or (update_fields is not None and "email" not in update_fields):
         return
     email_address_changing(user=instance)
+
+
+@receiver(post_migrate)
+def restore_search_triggers(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    """A migration that remade conversations_message on SQLite dropped the
+    search index's triggers: put them back (search_index.py)."""
+    if getattr(sender, "name", None) == "conversations":
+        sqlite_triggers_restore(connections[using])

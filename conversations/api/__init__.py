@@ -29,6 +29,7 @@ api.add_router("/", me.router)
 api.add_router("/", attachments.router)
 api.add_router("/", account.router)
 api.add_router("/", "conversations.api.email.router")
+api.add_router("/", "conversations.api.search.router")
 
 
 def error_response(

@@ -14,3 +14,7 @@ PAGE_LIMIT = 200
 # Half of daphne's 1 MiB frame cap: a sync.batch always fits in one frame.
 # daphne's default frame cap is pinned by tests/integration/test_library_internals.py.
 SYNC_BATCH_MAX_BYTES = 512 * 1024
+
+# Search: messages in one answer, and characters in a query.
+SEARCH_LIMIT = 50
+SEARCH_QUERY_MAX_CHARS = 200

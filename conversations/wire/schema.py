@@ -21,6 +21,7 @@ from .limits import (
     MAX_RECIPIENTS,
     MAX_USERNAME_CHARS,
     PAGE_LIMIT,
+    SEARCH_QUERY_MAX_CHARS,
 )
 
 # Field rules shared by socket frames and HTTP bodies.
@@ -465,4 +466,19 @@ class EmailStatusObject(TypedDict):
     email_status: Annotated[
         Literal["ok", "bouncing"],
         Field(description="ok: notification emails go to the address again."),
+    ]
+
+
+# Search: GET /api/communities/<slug>/search/?q= answers list[MessageObject].
+
+
+class SearchParams(TypedDict):
+    q: Annotated[
+        str,
+        Field(
+            max_length=SEARCH_QUERY_MAX_CHARS,
+            pattern=r"\S",
+            description="Words that must all be in the body (case and accents "
+            "ignored); not empty or only spaces.",
+        ),
     ]
