@@ -29,7 +29,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from bench.servers import cpu_seconds, rss_kib
+from bench.servers import cpu_seconds
+from tests.support.servers import rss_kib
 
 P99_LIMIT_MS = 100.0
 

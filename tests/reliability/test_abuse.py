@@ -19,11 +19,11 @@ from websockets.exceptions import InvalidStatus
 
 from chatsite.settings import base as documented
 from tests.support.client import ChatSocket, HttpClient, cookie_header, open_socket
-from tests.support.servers import DaphneServer, Site
+from tests.support.servers import DaphneServer, Site, rss_kib
 
 from .conftest import Hood, make_hood
 from .figures import record
-from .wire import masked_text_frame, rss_kib
+from .wire import masked_text_frame
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -235,7 +235,7 @@ async def test_frame_over_one_mib_ends_the_socket_at_its_header(
     recorded figure says which one this run saw (docs/reliability.md).
     """
     alice = await tab(hood, "alice", sqlite_server, sockets)
-    before = rss_kib(sqlite_server)
+    before = rss_kib(sqlite_server.pid)
     # Only the header and a first kilobyte: the server must not wait for more.
     frame = masked_text_frame(b"p" * 1_100_000)
     alice.ws.transport.write(frame[: 14 + 1024])
@@ -255,7 +255,7 @@ async def test_frame_over_one_mib_ends_the_socket_at_its_header(
         close_code_header_only=header_code,
         close_code_whole_frame=whole_code,
         seconds_to_close=round(header_seconds, 3),
-        rss_delta_kib=rss_kib(sqlite_server) - before,
+        rss_delta_kib=rss_kib(sqlite_server.pid) - before,
     )
 
 
@@ -428,11 +428,11 @@ async def test_memory_is_flat_over_ten_thousand_bad_frames(
     rng = random.Random(7)
     warm = list(bad_frames(rng, 2000))
     await fuzz(hood, sqlite_server, warm, per_socket=40)
-    before = rss_kib(sqlite_server)
+    before = rss_kib(sqlite_server.pid)
     started = time.monotonic()
     frames = list(bad_frames(rng, 10_000))
     counts = await fuzz(hood, sqlite_server, frames, per_socket=40)
-    after = rss_kib(sqlite_server)
+    after = rss_kib(sqlite_server.pid)
     assert counts["closed_1011"] == 0
     assert "Traceback" not in sqlite_server.log()
     assert after - before < 8 * 1024, (before, after)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.client import HttpClient, open_socket
-from tests.support.servers import DaphneServer, RedisServer, Site
+from tests.support.servers import DaphneServer, RedisServer, Site, rss_kib
 
 from .conftest import Hood, make_hood, postgres_site
 from .figures import ms, percentile, record
@@ -399,8 +399,6 @@ async def test_a_client_that_stops_reading(sqlite_site: Site) -> None:
 
     from tests.support.client import cookie_header
 
-    from .wire import rss_kib
-
     server = sqlite_site.server("daphne-slow-")
     names = ["s1", "s2", "s3", "f1", "f2", "f3", "slow"]
     try:
@@ -433,7 +431,7 @@ async def test_a_client_that_stops_reading(sqlite_site: Site) -> None:
             return delivery_latencies(senders, receivers, tag)
 
         baseline = await burst("base")
-        rss_before = rss_kib(server)
+        rss_before = rss_kib(server.pid)
         # The slow client: reads nothing, so TCP pushes back and daphne buffers.
         slow = await connect(
             server.ws_url(hood.slug),
@@ -447,7 +445,7 @@ async def test_a_client_that_stops_reading(sqlite_site: Site) -> None:
         )
         slow.transport.pause_reading()
         loaded = await burst("withslow")
-        rss_peak = rss_kib(server)
+        rss_peak = rss_kib(server.pid)
         # daphne pings after 20 s idle and drops the socket 30 s later.
         started = time.monotonic()
         dropped_after = None
@@ -460,7 +458,7 @@ async def test_a_client_that_stops_reading(sqlite_site: Site) -> None:
             ]:
                 dropped_after = time.monotonic() - started
                 break
-        rss_after = rss_kib(server)
+        rss_after = rss_kib(server.pid)
         slow.transport.abort()
         outcome = await verify(tabs, "withslow")
         base_p99 = percentile(baseline, 0.99)
