@@ -14,11 +14,11 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from chatsite.settings import base as documented
-from tests.support.client import ChatSocket, HttpClient, cookie_header, open_socket
+from tests.support.client import ChatSocket, HttpClient, open_socket
+from tests.support.protocol import connect_socket, tab_headers
 from tests.support.servers import DaphneServer, Site, rss_kib
 
 from .conftest import Hood, make_hood
@@ -162,22 +162,14 @@ async def test_typing_limit(
 async def test_connection_limit(hood: Hood, limited_server: DaphneServer) -> None:
     """Handshakes past the resident's connect burst are refused (403)."""
     per_second, burst = documented.CHAT_CONNECT_RATE
-    headers = {
-        "Cookie": cookie_header(hood.cookies("eve", limited_server)),
-        "Origin": limited_server.origin,
-    }
+    headers = tab_headers(hood.cookies("eve", limited_server), limited_server.origin)
     opened = []
     statuses = []
     started = time.monotonic()
     try:
         for _ in range(burst + 5):
             try:
-                ws = await connect(
-                    limited_server.ws_url(hood.slug),
-                    additional_headers=headers,
-                    proxy=None,
-                    open_timeout=10,
-                )
+                ws = await connect_socket(limited_server.ws_url(hood.slug), headers)
             except InvalidStatus as error:
                 statuses.append(error.response.status_code)
             else:
