@@ -142,7 +142,7 @@ async def test_typing_limit(
     await dan.next_of("message.new")
     started = time.monotonic()
     for _ in range(burst + 10):
-        await carol.send_json({"type": "typing", "conversation": conversation})
+        await carol.typing(conversation)
     await carol.ping()
     elapsed = time.monotonic() - started
     limited = [f for f in carol.frames if f.get("code") == "rate_limited"]

@@ -150,7 +150,7 @@ async def test_logout_and_suspension_silence_sockets_on_every_process(
         after_suspend = await pia.send_message(
             client_id="r2", body="après suspension", conversation=conversation
         )
-        await pia.send_json({"type": "typing", "conversation": conversation})
+        await pia.typing(conversation)
         await asyncio.sleep(0.5)
 
         leaked = news_after(nat_sockets[0], first["message"]["id"]) + news_after(

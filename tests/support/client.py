@@ -21,9 +21,12 @@ from .protocol import (
     FrameSocket,
     connect_socket,
     ping_frame,
+    presence_frame,
+    read_frame,
     send_frame,
     sync_pages,
     tab_headers,
+    typing_frame,
 )
 from .servers import PASSWORD
 
@@ -235,6 +238,15 @@ class ChatSocket(FrameSocket):
     async def ping(self, timeout: float = 5.0) -> None:
         await self.send_json(ping_frame())
         await self.next_of("pong", timeout)
+
+    async def mark_read(self, conversation: int, up_to: int) -> None:
+        await self.send_json(read_frame(conversation, up_to))
+
+    async def typing(self, conversation: int) -> None:
+        await self.send_json(typing_frame(conversation))
+
+    async def presence(self, state: str) -> None:
+        await self.send_json(presence_frame(state))
 
     async def wait_closed(self, timeout: float | None = None) -> int:
         """Wait for the server to close; return the close code."""

@@ -106,6 +106,18 @@ def ping_frame() -> Frame:
     return {"type": "ping"}
 
 
+def read_frame(conversation: int, up_to: int) -> Frame:
+    return {"type": "message.read", "conversation": conversation, "up_to": up_to}
+
+
+def typing_frame(conversation: int) -> Frame:
+    return {"type": "typing", "conversation": conversation}
+
+
+def presence_frame(state: str) -> Frame:
+    return {"type": "presence", "state": state}
+
+
 # A socket
 
 
