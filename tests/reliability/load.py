@@ -107,7 +107,8 @@ class Tab:
 
     def _lost(self, close_code: int) -> None:
         self.closes.append(close_code)
-        for future in self._waiting.values():
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
             if not future.done():
                 future.set_exception(SocketLost())
 
@@ -124,6 +125,8 @@ class Tab:
         try:
             await self.socket.send_json(frame)
         except ConnectionClosed:
+            # Nobody will await this future: failing it later would be logged.
+            self._waiting.pop(key, None)
             raise SocketLost() from None
         return await asyncio.wait_for(future, timeout)
 
