@@ -26,10 +26,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from bench.servers import cpu_seconds, rss_kib
+from bench.servers import cpu_seconds
+from tests.support.protocol import (
+    Frame,
+    FrameSocket,
+    as_user,
+    connect_socket,
+    send_frame,
+    tab_headers,
+)
+from tests.support.servers import rss_kib
 
 P99_LIMIT_MS = 100.0
 
@@ -46,15 +55,15 @@ class Target:
     cookies: dict[str, str] = field(default_factory=dict)
     cookie_name: str = "sessionid"
 
-    def endpoint(self, username: str, index: int) -> tuple[str, dict[str, str], str]:
-        """URL, extra headers and Origin for resident `index` (spread over ports)."""
+    def endpoint(self, username: str, index: int) -> tuple[str, dict[str, str]]:
+        """URL and handshake headers of resident `index` (spread over ports)."""
         port = self.ports[index % len(self.ports)]
         origin = f"http://127.0.0.1:{port}"
         url = f"ws://127.0.0.1:{port}{self.path}"
         if self.kind == "project":
-            cookie = f"{self.cookie_name}={self.cookies[username]}"
-            return url, {"Cookie": cookie}, origin
-        return f"{url}?user={username}", {}, origin
+            session = {self.cookie_name: self.cookies[username]}
+            return url, tab_headers(session, origin)
+        return as_user(url, username), tab_headers(None, origin)
 
     def cpu(self) -> float:
         return sum(cpu_seconds(pid) for pid in self.pids)
@@ -115,28 +124,17 @@ class Recorder:
 
 
 class Resident:
-    """One socket: reads frames forever, records deliveries and acks."""
+    """One socket: records deliveries and acks as its frames arrive."""
 
     def __init__(self, name: str, ws: ClientConnection) -> None:
         self.name = name
-        self.ws = ws
         self.recorder: Recorder | None = None
         self.seen: set[str] = set()  # body ids delivered (reconnect scenario)
         self.last_id = 0
-        self.sync_pages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.closed = asyncio.Event()
-        self.reader = asyncio.get_running_loop().create_task(self.read())
+        self.sync_batches: asyncio.Queue[Frame] = asyncio.Queue()
+        self.socket = FrameSocket(ws, self.on_frame)
 
-    async def read(self) -> None:
-        try:
-            async for raw in self.ws:
-                self.on_frame(json.loads(raw))
-        except ConnectionClosed:
-            pass
-        finally:
-            self.closed.set()
-
-    def on_frame(self, frame: dict[str, Any]) -> None:
+    def on_frame(self, frame: Frame) -> None:
         now = time.monotonic()
         kind = frame.get("type")
         if kind == "message.new":
@@ -170,13 +168,13 @@ class Resident:
                 sent.server_id = message["id"]
                 recorder.ack_latencies.append((now - sent.scheduled) * 1000)
         elif kind == "sync.batch":
-            self.sync_pages.put_nowait(frame)
+            self.sync_batches.put_nowait(frame)
         elif kind == "error" and self.recorder is not None:
             self.recorder.errors[str(frame.get("code"))] += 1
 
-    async def send(self, frame: dict[str, Any]) -> None:
+    async def send(self, frame: Frame) -> None:
         try:
-            await self.ws.send(json.dumps(frame))
+            await self.socket.send_json(frame)
         except ConnectionClosed:
             if self.recorder is not None:
                 self.recorder.errors["closed"] += 1
@@ -185,12 +183,12 @@ class Resident:
 async def open_socket(
     target: Target, username: str, index: int, *, open_within: float = 30.0
 ) -> ClientConnection:
-    url, headers, origin = target.endpoint(username, index)
-    return await connect(
+    url, headers = target.endpoint(username, index)
+    # No keepalive pings (traffic beside what is measured) and no limit on
+    # frames waiting to be read (the generator never pushes back on a server).
+    return await connect_socket(
         url,
-        additional_headers=headers,
-        origin=origin,  # type: ignore[arg-type]
-        compression=None,
+        headers,
         open_timeout=open_within,
         ping_interval=None,
         max_size=2**20,
@@ -247,16 +245,12 @@ async def connect_all(
 
 
 async def close_all(residents: dict[str, Resident], within: float = 20.0) -> None:
-    async def one(resident: Resident) -> None:
-        await resident.ws.close()
-        resident.reader.cancel()
-
     try:
         async with asyncio.timeout(within):
-            await asyncio.gather(*(one(r) for r in residents.values()))
+            await asyncio.gather(*(r.socket.close() for r in residents.values()))
     except TimeoutError:
         for resident in residents.values():
-            resident.reader.cancel()
+            resident.socket.reader.cancel()
 
 
 def neighbour_sets(
@@ -317,17 +311,12 @@ class Load:
 
     def _frame(
         self, recorder: Recorder, pair: tuple[str, tuple[str, ...]], scheduled: float
-    ) -> tuple[Resident, dict[str, Any]]:
+    ) -> tuple[Resident, Frame]:
         self.sequence += 1
         body_id = f"{self.target.name[:3]}{self.seed}x{self.sequence}"
         sender, to = pair
         recorder.add(body_id, Sent(to, scheduled, missing=set(to)))
-        frame = {
-            "type": "message.send",
-            "client_id": body_id,
-            "to": list(to),
-            "body": body_for(body_id, scheduled),
-        }
+        frame = send_frame(body_id, body_for(body_id, scheduled), to=to)
         return self.residents[sender], frame
 
     async def warm_up(self, fanout: int, *, within: float = 60.0) -> float:
@@ -345,7 +334,7 @@ class Load:
                 sent = recorder.sent[frame["client_id"]]
                 # Polls a field the reader task sets: one Event per message
                 # would cost more than it saves here.
-                while sent.acked is None and not resident.closed.is_set():  # noqa: ASYNC110
+                while sent.acked is None and not resident.socket.closed:  # noqa: ASYNC110
                     await asyncio.sleep(0.005)
 
         try:
@@ -547,7 +536,7 @@ async def idle_sockets(
     opened = time.monotonic() - started
     await asyncio.sleep(hold)
     after = rss_kib(pid)
-    still_open = sum(1 for r in residents.values() if not r.closed.is_set())
+    still_open = sum(1 for r in residents.values() if not r.socket.closed)
     await close_all(residents)
     count = len(usernames)
     return {

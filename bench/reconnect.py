@@ -31,6 +31,7 @@ from bench.loadgen import (
     open_with_retry,
     parse_body,
 )
+from tests.support.protocol import Frame, send_frame, sync_pages
 
 
 async def _send_closed_loop(
@@ -53,12 +54,7 @@ async def _send_closed_loop(
             sent = Sent((recipient,), now, missing={recipient})
             recorder.add(body_id, sent)
             await residents[sender].send(
-                {
-                    "type": "message.send",
-                    "client_id": body_id,
-                    "to": [recipient],
-                    "body": body_for(body_id, now),
-                }
+                send_frame(body_id, body_for(body_id, now), to=[recipient])
             )
             deadline = now + 30
             while sent.acked is None and time.monotonic() < deadline:  # noqa: ASYNC110
@@ -82,21 +78,19 @@ async def _catch_up(
         return None
     resident = Resident(name, ws)
     resident.seen, resident.last_id = old.seen, old.last_id
-    after = old.last_id
-    for _ in range(1000):  # pages of 200: far more than this test sends
-        await resident.send({"type": "sync", "after": after})
+
+    async def request(frame: Frame) -> Frame:
+        await resident.send(frame)
         async with asyncio.timeout(60):
-            page = await resident.sync_pages.get()
+            return await resident.sync_batches.get()
+
+    async for page in sync_pages(request, old.last_id):
         for message in page["messages"]:
             parsed = parse_body(message["body"])
             if parsed is not None:
                 resident.seen.add(parsed[0])
-            after = max(after, message["id"])
-        if not page["more"]:
-            break
     done = time.monotonic()
-    await ws.close()
-    resident.reader.cancel()
+    await resident.socket.close()
     return done
 
 
@@ -134,8 +128,7 @@ async def reconnect_catch_up(
     restart_seconds = await asyncio.to_thread(restart)
     async with asyncio.timeout(30):
         for resident in online.values():
-            await resident.closed.wait()
-            resident.reader.cancel()
+            await resident.socket.wait_closed()
 
     writer_sockets = await connect_all(
         target, list(writers), offset=len(names), within=60

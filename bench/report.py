@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.servers import REPO_ROOT
+from tests.support.servers import REPO_ROOT
 
 PACKAGES = (
     "Django",

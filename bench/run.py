@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,17 +31,20 @@ from bench.loadgen import Load, Target, close_all, connect_all, idle_sockets
 from bench.profile_summary import summarize
 from bench.reconnect import reconnect_catch_up
 from bench.servers import (
+    clean_env,
+    daphne,
+    relay,
+    run_checked,
+    snapshot_sources,
+    source_fingerprint,
+)
+from tests.support.servers import (
     PYTHON,
     REPO_ROOT,
     PostgresServer,
     RedisServer,
     ServerProcess,
-    clean_env,
-    daphne,
     redis_available,
-    run_checked,
-    snapshot_sources,
-    source_fingerprint,
 )
 
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -98,14 +102,14 @@ class System:
     """One system under test: its server processes and how to reach them."""
 
     def __init__(
-        self, name: str, kind: str, servers: list[ServerProcess], path: str
+        self, name: str, kind: str, servers: Sequence[ServerProcess], path: str
     ) -> None:
         self.name, self.kind, self.servers, self.path = name, kind, servers, path
         self.cookies: dict[str, str] = {}
 
     def start(self) -> None:
         for server in self.servers:
-            server.start()
+            server.start(timeout=60)
 
     def stop(self) -> None:
         for server in self.servers:
@@ -273,12 +277,7 @@ def tutorial_system(env: dict[str, str], workdir: Path, processes: int) -> Syste
 
 
 def relay_system(workdir: Path) -> System:
-    server = ServerProcess(
-        args=[PYTHON, "bench/ref_relay.py", "--port", "{port}"],
-        env=clean_env(),
-        log_path=workdir / "relay.log",
-    )
-    return System("relay", "query", [server], "/")
+    return System("relay", "query", [relay(workdir / "relay.log")], "/")
 
 
 def run_config(

@@ -143,19 +143,13 @@ async def test_typing_and_receipts_reach_the_participants(
     message = ack["message"]
     await carol.expect("message.new")
 
-    await carol.send_json({"type": "typing", "conversation": message["conversation"]})
+    await carol.typing(message["conversation"])
     assert await alice.expect("typing") == {
         "type": "typing",
         "conversation": message["conversation"],
         "user": world.user("carol"),
     }
-    await carol.send_json(
-        {
-            "type": "message.read",
-            "conversation": message["conversation"],
-            "up_to": message["id"],
-        }
-    )
+    await carol.mark_read(message["conversation"], message["id"])
     receipt = {
         "type": "receipt",
         "conversation": message["conversation"],

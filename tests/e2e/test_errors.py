@@ -187,15 +187,9 @@ async def test_others_conversation_is_not_found_like_a_missing_one(
         send = await alice.send_message(
             client_id="nf", body="je lis ?", conversation=conversation
         )
-        await alice.send_json(
-            {
-                "type": "message.read",
-                "conversation": conversation,
-                "up_to": ack["message"]["id"],
-            }
-        )
+        await alice.mark_read(conversation, ack["message"]["id"])
         read = await alice.recv_json()
-        await alice.send_json({"type": "typing", "conversation": conversation})
+        await alice.typing(conversation)
         typing = await alice.recv_json()
         frames[name] = (send, read, typing)
 

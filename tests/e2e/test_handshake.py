@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.client import cookie_header, handshake_status, login
+from tests.support.client import handshake_status, login
+from tests.support.protocol import tab_headers
 from tests.support.servers import DaphneServer, Site
 
 from .conftest import World
@@ -19,12 +20,7 @@ WORLD = {"nord": ["alice", "sam"], "sud": ["zoe"]}
 
 
 def headers(world: World, resident: str | None, origin: str | None) -> dict[str, str]:
-    result = {}
-    if resident is not None:
-        result["Cookie"] = cookie_header(world.cookies(resident))
-    if origin is not None:
-        result["Origin"] = origin
-    return result
+    return tab_headers(None if resident is None else world.cookies(resident), origin)
 
 
 async def test_member_with_session_and_origin_is_accepted(world: World) -> None:
@@ -134,9 +130,7 @@ async def test_listed_origin_is_accepted_exactly(
     cookies = login(named_server.base_url, world.user("alice"))
 
     async def status(origin: str) -> int:
-        return await handshake_status(
-            url, {"Cookie": cookie_header(cookies), "Origin": origin}
-        )
+        return await handshake_status(url, tab_headers(cookies, origin))
 
     assert await status("https://chat.voisins.test") == 101
     assert await status("https://chat.voisins.test:443") == 101

@@ -168,9 +168,7 @@ async def test_random_workload_keeps_every_conversation_private(
                 provoked_errors[id(tab.socket)] += 1
                 continue
         if roll < 0.17 and mine:
-            await tab.socket.send_json(
-                {"type": "typing", "conversation": rng.choice(mine)}
-            )
+            await tab.socket.typing(rng.choice(mine))
             continue
         if roll < 0.20 and mine:
             conversation = rng.choice(mine)
@@ -179,9 +177,7 @@ async def test_random_workload_keeps_every_conversation_private(
                 for m in truth.messages.values()
                 if m["conversation"] == conversation
             )
-            await tab.socket.send_json(
-                {"type": "message.read", "conversation": conversation, "up_to": newest}
-            )
+            await tab.socket.mark_read(conversation, newest)
             continue
         body = f"{client_id} {rng.choice(['tondeuse', 'colis', 'chat perdu', 'fête'])}"
         command: dict[str, Any] = {"client_id": client_id, "body": body}

@@ -73,18 +73,12 @@ async def test_delivery_across_processes(
         "message": message,
     }
 
-    await bob.send_json({"type": "typing", "conversation": message["conversation"]})
+    await bob.typing(message["conversation"])
     typing = await alice.expect("typing")
     assert typing["user"] == world.user("bob")
     assert (await alice_b.expect("typing"))["user"] == world.user("bob")
 
-    await bob.send_json(
-        {
-            "type": "message.read",
-            "conversation": message["conversation"],
-            "up_to": message["id"],
-        }
-    )
+    await bob.mark_read(message["conversation"], message["id"])
     receipt = {
         "type": "receipt",
         "conversation": message["conversation"],

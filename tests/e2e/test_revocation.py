@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from tests.support.client import HttpClient, cookie_header, handshake_status
+from tests.support.client import HttpClient, handshake_status
+from tests.support.protocol import tab_headers
 
 from .conftest import Connect, World
 
@@ -58,7 +59,7 @@ async def test_logout_closes_that_sessions_sockets(
     # The logged-out cookie no longer opens a socket.
     status = await handshake_status(
         world.server.ws_url(world.slug("nord")),
-        {"Cookie": cookie_header(session_a), "Origin": world.server.origin},
+        tab_headers(session_a, world.server.origin),
     )
     assert status == 403
 
@@ -97,10 +98,7 @@ async def test_suspension_closes_sockets_in_that_community_only(
         assert not sam_sud.closed
         status = await handshake_status(
             world.server.ws_url(world.slug("nord")),
-            {
-                "Cookie": cookie_header(world.cookies("sam")),
-                "Origin": world.server.origin,
-            },
+            tab_headers(world.cookies("sam"), world.server.origin),
         )
         assert status == 403
     finally:

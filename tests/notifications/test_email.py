@@ -82,13 +82,7 @@ async def test_message_read_within_the_window_is_not_emailed(
     message = world.send("alice", ["bob", "carol"], "Colis chez moi", "q")
     committed = time.monotonic()
     bob = await connect(world, "bob", "q")
-    await bob.send_json(
-        {
-            "type": "message.read",
-            "conversation": message["conversation"],
-            "up_to": message["id"],
-        }
-    )
+    await bob.mark_read(message["conversation"], message["id"])
     await bob.ping()  # frames are handled in order: the read is stored
     await bob.close()
     assert time.monotonic() - committed < LONG_DELAY_SECONDS, "read too late"
@@ -141,10 +135,10 @@ async def test_away_recipient_is_emailed(
     with an idle and an active socket is online and does not."""
     world = deployment.world({"q": ["alice", "bob", "carol"]})
     bob = await connect(world, "bob", "q")
-    await bob.send_json({"type": "presence", "state": "idle"})
+    await bob.presence("idle")
     await bob.ping()
     carol_idle = await connect(world, "carol", "q")
-    await carol_idle.send_json({"type": "presence", "state": "idle"})
+    await carol_idle.presence("idle")
     await carol_idle.ping()
     await connect(world, "carol", "q")
     world.send("alice", ["bob", "carol"], "Tu es là ?", "q")

@@ -10,7 +10,7 @@ resend the unacknowledged client_id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -19,7 +19,14 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from tests.support.client import ChatSocket, open_socket
+from tests.support.protocol import (
+    Frame,
+    FrameSocket,
+    connect_socket,
+    send_frame,
+    sync_pages,
+    tab_headers,
+)
 from tests.support.servers import DaphneServer
 
 from .conftest import Hood
@@ -35,7 +42,7 @@ class Tab:
     name: str
     hood: Hood
     servers: Callable[[], list[DaphneServer]]  # live servers, preferred first
-    socket: ChatSocket | None = None
+    socket: FrameSocket | None = None
     server: DaphneServer | None = None
     last_seen: int = 0
     live: list[int] = field(default_factory=list)  # message.new ids, in order
@@ -49,8 +56,7 @@ class Tab:
     reconnects: int = 0
     reconnected_at: list[float] = field(default_factory=list)
     socket_frames: list[list[int]] = field(default_factory=list)  # live per socket
-    _waiting: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
-    _pump: asyncio.Task[None] | None = None
+    _waiting: dict[str, asyncio.Future[Frame]] = field(default_factory=dict)
 
     async def open(self) -> None:
         """Connect to the first live server and sync from the last id seen."""
@@ -58,87 +64,73 @@ class Tab:
         for _ in range(50):
             for server in self.servers():
                 try:
-                    self.socket = await open_socket(
+                    cookies = self.hood.cookies(self.name, server)
+                    ws = await connect_socket(
                         server.ws_url(self.hood.slug),
-                        self.hood.cookies(self.name, server),
-                        origin=server.origin,
-                        label=f"{self.name}@{server.port}",
+                        tab_headers(cookies, server.origin),
                     )
                 except (OSError, ConnectionClosed, TimeoutError) as error:
                     last_error = error
                     continue
                 self.server = server
-                self.socket_frames.append([])
-                self._pump = asyncio.get_running_loop().create_task(self._read())
+                live: list[int] = []
+                self.socket_frames.append(live)
+                self.socket = FrameSocket(
+                    ws, functools.partial(self._received, live=live), self._lost
+                )
                 await self.sync()
                 return
             await asyncio.sleep(0.2)
         raise AssertionError(f"{self.name}: could not reconnect: {last_error!r}")
 
     async def sync(self) -> None:
-        after = self.last_seen
-        while True:
-            batch = await self.request({"type": "sync", "after": after}, "sync")
+        pages = sync_pages(lambda frame: self.request(frame, "sync"), self.last_seen)
+        async for batch in pages:
             for message in batch["messages"]:
                 self.synced.append(message["id"])
                 self.last_seen = max(self.last_seen, message["id"])
-            if not batch["more"]:
-                return
-            after = batch["messages"][-1]["id"]
 
-    async def _read(self) -> None:
-        assert self.socket is not None
-        socket = self.socket
-        frames = self.socket_frames[-1]
-        try:
-            while True:
-                frame = await socket.recv_json(timeout=3600)
-                kind = frame["type"]
-                if kind == "message.new":
-                    mid = frame["message"]["id"]
-                    frames.append(mid)
-                    self.live.append(mid)
-                    self.live_at.setdefault(mid, time.monotonic())
-                    self.last_seen = max(self.last_seen, mid)
-                elif kind == "message.ack" or (
-                    kind == "error" and "client_id" in frame
-                ):
-                    self._resolve(frame["client_id"], frame)
-                elif kind == "error":
-                    self.errors[frame["code"]] += 1
-                elif kind == "sync.batch":
-                    self._resolve("sync", frame)
-        except AssertionError:
-            pass  # closed
-        finally:
-            self.closes.append(socket.close_code or 1006)
-            for future in self._waiting.values():
-                if not future.done():
-                    future.set_exception(SocketLost())
+    def _received(self, frame: Frame, live: list[int]) -> None:
+        kind = frame["type"]
+        if kind == "message.new":
+            mid = frame["message"]["id"]
+            live.append(mid)
+            self.live.append(mid)
+            self.live_at.setdefault(mid, time.monotonic())
+            self.last_seen = max(self.last_seen, mid)
+        elif kind == "message.ack" or (kind == "error" and "client_id" in frame):
+            self._resolve(frame["client_id"], frame)
+        elif kind == "error":
+            self.errors[frame["code"]] += 1
+        elif kind == "sync.batch":
+            self._resolve("sync", frame)
 
-    def _resolve(self, key: str, frame: dict[str, Any]) -> None:
+    def _lost(self, close_code: int) -> None:
+        self.closes.append(close_code)
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(SocketLost())
+
+    def _resolve(self, key: str, frame: Frame) -> None:
         future = self._waiting.pop(key, None)
         if future is not None and not future.done():
             future.set_result(frame)
 
-    async def request(
-        self, frame: dict[str, Any], key: str, timeout: float = 30
-    ) -> dict[str, Any]:
+    async def request(self, frame: Frame, key: str, timeout: float = 30) -> Frame:
         if self.socket is None or self.socket.closed:
             raise SocketLost()
-        future: asyncio.Future[dict[str, Any]] = (
-            asyncio.get_running_loop().create_future()
-        )
+        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._waiting[key] = future
         try:
             await self.socket.send_json(frame)
         except ConnectionClosed:
+            # Nobody will await this future: failing it later would be logged.
+            self._waiting.pop(key, None)
             raise SocketLost() from None
         return await asyncio.wait_for(future, timeout)
 
-    async def send(
-        self, client_id: str, body: str, conversation: int
-    ) -> dict[str, Any]:
+    async def send(self, client_id: str, body: str, conversation: int) -> Frame:
         """Send until acked: reconnect and resend after a lost socket; retry
         after an `unavailable` error. Returns the ack."""
         started = time.monotonic()
@@ -146,13 +138,7 @@ class Tab:
         while True:
             try:
                 frame = await self.request(
-                    {
-                        "type": "message.send",
-                        "client_id": client_id,
-                        "body": body,
-                        "conversation": conversation,
-                    },
-                    client_id,
+                    send_frame(client_id, body, conversation=conversation), client_id
                 )
             except SocketLost:
                 await self.reconnect()
@@ -176,9 +162,6 @@ class Tab:
     async def close(self) -> None:
         if self.socket is not None:
             await self.socket.close()
-        if self._pump is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._pump, 5)
 
 
 async def run_senders(
@@ -230,14 +213,11 @@ async def verify(tabs: list[Tab], tag: str) -> Outcome:
     be stored once and have reached every recipient, live or by sync."""
     for tab in tabs:
         await tab.sync()
-    everything: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        batch = await tabs[0].request({"type": "sync", "after": after}, "sync")
-        everything.extend(batch["messages"])
-        if not batch["more"]:
-            break
-        after = batch["messages"][-1]["id"]
+    everything = [
+        message
+        async for batch in sync_pages(lambda frame: tabs[0].request(frame, "sync"))
+        for message in batch["messages"]
+    ]
     ours = [m for m in everything if m["client_id"].startswith(f"{tag}-")]
     per_client_id = Counter((m["sender"], m["client_id"]) for m in ours)
     stored_ids = {m["id"] for m in ours}

@@ -14,16 +14,16 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from chatsite.settings import base as documented
-from tests.support.client import ChatSocket, HttpClient, cookie_header, open_socket
-from tests.support.servers import DaphneServer, Site
+from tests.support.client import ChatSocket, HttpClient, open_socket
+from tests.support.protocol import connect_socket, tab_headers
+from tests.support.servers import DaphneServer, Site, rss_kib
 
 from .conftest import Hood, make_hood
 from .figures import record
-from .wire import masked_text_frame, rss_kib
+from .wire import masked_text_frame
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -142,7 +142,7 @@ async def test_typing_limit(
     await dan.next_of("message.new")
     started = time.monotonic()
     for _ in range(burst + 10):
-        await carol.send_json({"type": "typing", "conversation": conversation})
+        await carol.typing(conversation)
     await carol.ping()
     elapsed = time.monotonic() - started
     limited = [f for f in carol.frames if f.get("code") == "rate_limited"]
@@ -162,22 +162,14 @@ async def test_typing_limit(
 async def test_connection_limit(hood: Hood, limited_server: DaphneServer) -> None:
     """Handshakes past the resident's connect burst are refused (403)."""
     per_second, burst = documented.CHAT_CONNECT_RATE
-    headers = {
-        "Cookie": cookie_header(hood.cookies("eve", limited_server)),
-        "Origin": limited_server.origin,
-    }
+    headers = tab_headers(hood.cookies("eve", limited_server), limited_server.origin)
     opened = []
     statuses = []
     started = time.monotonic()
     try:
         for _ in range(burst + 5):
             try:
-                ws = await connect(
-                    limited_server.ws_url(hood.slug),
-                    additional_headers=headers,
-                    proxy=None,
-                    open_timeout=10,
-                )
+                ws = await connect_socket(limited_server.ws_url(hood.slug), headers)
             except InvalidStatus as error:
                 statuses.append(error.response.status_code)
             else:
@@ -235,7 +227,7 @@ async def test_frame_over_one_mib_ends_the_socket_at_its_header(
     recorded figure says which one this run saw (docs/reliability.md).
     """
     alice = await tab(hood, "alice", sqlite_server, sockets)
-    before = rss_kib(sqlite_server)
+    before = rss_kib(sqlite_server.pid)
     # Only the header and a first kilobyte: the server must not wait for more.
     frame = masked_text_frame(b"p" * 1_100_000)
     alice.ws.transport.write(frame[: 14 + 1024])
@@ -255,7 +247,7 @@ async def test_frame_over_one_mib_ends_the_socket_at_its_header(
         close_code_header_only=header_code,
         close_code_whole_frame=whole_code,
         seconds_to_close=round(header_seconds, 3),
-        rss_delta_kib=rss_kib(sqlite_server) - before,
+        rss_delta_kib=rss_kib(sqlite_server.pid) - before,
     )
 
 
@@ -428,11 +420,11 @@ async def test_memory_is_flat_over_ten_thousand_bad_frames(
     rng = random.Random(7)
     warm = list(bad_frames(rng, 2000))
     await fuzz(hood, sqlite_server, warm, per_socket=40)
-    before = rss_kib(sqlite_server)
+    before = rss_kib(sqlite_server.pid)
     started = time.monotonic()
     frames = list(bad_frames(rng, 10_000))
     counts = await fuzz(hood, sqlite_server, frames, per_socket=40)
-    after = rss_kib(sqlite_server)
+    after = rss_kib(sqlite_server.pid)
     assert counts["closed_1011"] == 0
     assert "Traceback" not in sqlite_server.log()
     assert after - before < 8 * 1024, (before, after)

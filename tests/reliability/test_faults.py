@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.client import HttpClient, open_socket
-from tests.support.servers import DaphneServer, RedisServer, Site
+from tests.support.protocol import connect_socket, send_frame, tab_headers
+from tests.support.servers import DaphneServer, RedisServer, Site, rss_kib
 
 from .conftest import Hood, make_hood, postgres_site
 from .figures import ms, percentile, record
@@ -55,10 +56,7 @@ async def start_group(tabs: list[Tab], tag: str) -> int:
     first = tabs[0]
     others = [first.hood.user(t.name) for t in tabs[1:]]
     client_id = f"{tag}-start"
-    ack = await first.request(
-        {"type": "message.send", "client_id": client_id, "body": "go", "to": others},
-        client_id,
-    )
+    ack = await first.request(send_frame(client_id, "go", to=others), client_id)
     assert ack["type"] == "message.ack", ack
     first.acked[client_id] = ack["message"]["id"]
     return int(ack["message"]["conversation"])
@@ -326,12 +324,7 @@ async def test_client_dropping_before_its_ack(
             server.ws_url(hood.slug), cookies, origin=server.origin
         )
         raw = json.dumps(
-            {
-                "type": "message.send",
-                "client_id": f"drop-{i}",
-                "body": f"drop {i}",
-                "to": [hood.user("hal")],
-            }
+            send_frame(f"drop-{i}", f"drop {i}", to=[hood.user("hal")])
         ).encode()
         if i % 5 == 0:
             # The network fails mid-frame: half of it reaches the server.
@@ -395,12 +388,6 @@ async def test_a_client_that_stops_reading(sqlite_site: Site) -> None:
     burst of large messages: the others' p99 delivery latency stays within
     3x of the same burst without it, and the server's memory stays bounded
     (daphne drops the dead reader when its keepalive ping goes unanswered)."""
-    from websockets.asyncio.client import connect
-
-    from tests.support.client import cookie_header
-
-    from .wire import rss_kib
-
     server = sqlite_site.server("daphne-slow-")
     names = ["s1", "s2", "s3", "f1", "f2", "f3", "slow"]
     try:
@@ -411,12 +398,7 @@ async def test_a_client_that_stops_reading(sqlite_site: Site) -> None:
         first = tabs[0]
         client_id = "slow-start"
         ack = await first.request(
-            {
-                "type": "message.send",
-                "client_id": client_id,
-                "body": "go",
-                "to": [hood.user(n) for n in names[1:]],
-            },
+            send_frame(client_id, "go", to=[hood.user(n) for n in names[1:]]),
             client_id,
         )
         conversation = ack["message"]["conversation"]
@@ -433,21 +415,17 @@ async def test_a_client_that_stops_reading(sqlite_site: Site) -> None:
             return delivery_latencies(senders, receivers, tag)
 
         baseline = await burst("base")
-        rss_before = rss_kib(server)
+        rss_before = rss_kib(server.pid)
         # The slow client: reads nothing, so TCP pushes back and daphne buffers.
-        slow = await connect(
+        slow = await connect_socket(
             server.ws_url(hood.slug),
-            additional_headers={
-                "Cookie": cookie_header(hood.cookies("slow", server)),
-                "Origin": server.origin,
-            },
-            proxy=None,
-            max_queue=1,
+            tab_headers(hood.cookies("slow", server), server.origin),
             ping_interval=None,
+            max_queue=1,
         )
         slow.transport.pause_reading()
         loaded = await burst("withslow")
-        rss_peak = rss_kib(server)
+        rss_peak = rss_kib(server.pid)
         # daphne pings after 20 s idle and drops the socket 30 s later.
         started = time.monotonic()
         dropped_after = None
@@ -460,7 +438,7 @@ async def test_a_client_that_stops_reading(sqlite_site: Site) -> None:
             ]:
                 dropped_after = time.monotonic() - started
                 break
-        rss_after = rss_kib(server)
+        rss_after = rss_kib(server.pid)
         slow.transport.abort()
         outcome = await verify(tabs, "withslow")
         base_p99 = percentile(baseline, 0.99)

@@ -19,11 +19,11 @@ import pytest
 from tests.support.client import (
     ChatSocket,
     HttpClient,
-    cookie_header,
     handshake_status,
     login,
     open_socket,
 )
+from tests.support.protocol import tab_headers
 from tests.support.servers import DaphneServer, RedisServer, Site
 
 from .conftest import Hood, make_hood
@@ -59,13 +59,10 @@ async def test_hostile_origins_are_refused_with_a_valid_cookie(
     url = sqlite_server.ws_url(hood.slug)
     statuses = {}
     for origin in HOSTILE_ORIGINS:
-        headers = {"Cookie": cookie_header(cookies)}
-        if origin is not None:
-            headers["Origin"] = origin
-        statuses[str(origin)] = await handshake_status(url, headers)
-    own = await handshake_status(
-        url, {"Cookie": cookie_header(cookies), "Origin": sqlite_server.origin}
-    )
+        statuses[str(origin)] = await handshake_status(
+            url, tab_headers(cookies, origin)
+        )
+    own = await handshake_status(url, tab_headers(cookies, sqlite_server.origin))
     record(
         "cross_site_websocket",
         origins_tried=len(HOSTILE_ORIGINS),
@@ -153,7 +150,7 @@ async def test_logout_and_suspension_silence_sockets_on_every_process(
         after_suspend = await pia.send_message(
             client_id="r2", body="après suspension", conversation=conversation
         )
-        await pia.send_json({"type": "typing", "conversation": conversation})
+        await pia.typing(conversation)
         await asyncio.sleep(0.5)
 
         leaked = news_after(nat_sockets[0], first["message"]["id"]) + news_after(
@@ -166,7 +163,7 @@ async def test_logout_and_suspension_silence_sockets_on_every_process(
         ]
         replayed = await handshake_status(
             a.ws_url(hood.slug),
-            {"Cookie": cookie_header(nat_cookies), "Origin": a.origin},
+            tab_headers(nat_cookies, a.origin),
         )
         api = HttpClient(b.base_url, nat_cookies).get(
             f"/api/conversations/{conversation}/messages/"

@@ -14,11 +14,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.support.client import cookie_header, open_socket
-from tests.support.servers import DaphneServer, Site
+from tests.support.servers import DaphneServer, Site, rss_kib
 
 from .conftest import Hood, make_hood
 from .figures import record
-from .wire import rss_kib
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -94,11 +93,11 @@ async def settle(
 ) -> int:
     """The server's RSS once it has stayed within 1 MiB for a few seconds
     (or after `limit` seconds)."""
-    last = rss_kib(server)
+    last = rss_kib(server.pid)
     stable_since = time.monotonic()
     while time.monotonic() - since < limit:
         await asyncio.sleep(0.5)
-        now = rss_kib(server)
+        now = rss_kib(server.pid)
         if abs(now - last) > 1024:
             last, stable_since = now, time.monotonic()
         elif time.monotonic() - stable_since >= seconds:

@@ -1,22 +1,9 @@
-"""Raw wire helpers: frames a well-behaved client library refuses to send,
-and a server process's memory."""
+"""Raw wire helpers: frames a well-behaved client library refuses to send."""
 
 from __future__ import annotations
 
 import os
 import struct
-
-from tests.support.servers import DaphneServer
-
-
-def rss_kib(server: DaphneServer) -> int:
-    """The daphne process's resident memory, from /proc."""
-    assert server.process is not None
-    with open(f"/proc/{server.process.pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def masked_text_frame(payload: bytes) -> bytes:

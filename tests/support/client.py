@@ -1,4 +1,5 @@
-"""Clients that speak the wire contract: HTTP with a session, and the socket.
+"""Test clients of the wire contract: HTTP with a session, and a tab's socket
+whose frames a test reads one by one (the socket itself is `protocol`'s).
 
 These use only what a browser or a script outside the project has: the login
 form, cookies, the JSON API and `/ws/communities/<slug>/`.
@@ -7,16 +8,26 @@ form, cookies, the JSON API and `/ws/communities/<slug>/`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import InvalidStatus
 
+from .protocol import (
+    Frame,
+    FrameSocket,
+    connect_socket,
+    ping_frame,
+    presence_frame,
+    read_frame,
+    send_frame,
+    sync_pages,
+    tab_headers,
+    typing_frame,
+)
 from .servers import PASSWORD
 
 SENT_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -34,10 +45,6 @@ MESSAGE_FIELDS = {
     "deleted",
     "attachments",
 }
-
-
-def cookie_header(cookies: dict[str, str]) -> str:
-    return "; ".join(f"{name}={value}" for name, value in cookies.items())
 
 
 def login(base_url: str, username: str, password: str = PASSWORD) -> dict[str, str]:
@@ -136,53 +143,30 @@ class HttpClient:
 async def handshake_status(url: str, headers: dict[str, str]) -> int:
     """The HTTP status of a WebSocket handshake (101 when it is accepted)."""
     try:
-        ws = await connect(url, additional_headers=headers, proxy=None, open_timeout=10)
+        ws = await connect_socket(url, headers)
     except InvalidStatus as error:
         return int(error.response.status_code)
     await ws.close()
     return 101
 
 
-@dataclass
-class ChatSocket:
+class ChatSocket(FrameSocket):
     """One tab's socket: every frame is recorded and queued for reading."""
 
-    ws: ClientConnection
-    label: str = ""
-    frames: list[dict[str, Any]] = field(default_factory=list)
-    close_code: int | None = None
-    _queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
-    _reader: asyncio.Task[None] | None = None
+    def __init__(self, ws: ClientConnection, label: str = "") -> None:
+        self.label = label
+        self.frames: list[Frame] = []
+        self._queue: asyncio.Queue[Frame | None] = asyncio.Queue()
+        super().__init__(ws, self._received, self._ended)
 
-    def __post_init__(self) -> None:
-        self._reader = asyncio.get_running_loop().create_task(self._read())
+    def _received(self, frame: Frame) -> None:
+        self.frames.append(frame)
+        self._queue.put_nowait(frame)
 
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                frame = json.loads(raw)
-                self.frames.append(frame)
-                await self._queue.put(frame)
-        except ConnectionClosed:
-            pass
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.wait_closed(), 10)
-            received = self.ws.protocol.close_rcvd
-            self.close_code = received.code if received is not None else 1006
-            await self._queue.put(None)
+    def _ended(self, close_code: int) -> None:
+        self._queue.put_nowait(None)
 
-    @property
-    def closed(self) -> bool:
-        return self._reader is not None and self._reader.done()
-
-    async def send_json(self, frame: Any) -> None:
-        await self.ws.send(json.dumps(frame, ensure_ascii=False))
-
-    async def send_raw(self, data: str | bytes) -> None:
-        await self.ws.send(data)
-
-    async def recv_json(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def recv_json(self, timeout: float = 5.0) -> Frame:
         """The next frame; fails on timeout or when the socket closed."""
         try:
             frame = await asyncio.wait_for(self._queue.get(), timeout)
@@ -193,13 +177,13 @@ class ChatSocket:
             raise AssertionError(f"{self.label}: closed with code {self.close_code}")
         return frame
 
-    async def expect(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+    async def expect(self, kind: str, timeout: float = 5.0) -> Frame:
         """The next frame, which must be of type `kind`."""
         frame = await self.recv_json(timeout)
         assert frame["type"] == kind, f"{self.label}: expected {kind}, got {frame}"
         return frame
 
-    async def next_of(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+    async def next_of(self, kind: str, timeout: float = 5.0) -> Frame:
         """The next frame of type `kind`, passing over others (still recorded)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -211,16 +195,10 @@ class ChatSocket:
     async def assert_silent(self, seconds: float = 0.5) -> None:
         """No frame arrives within `seconds` (nor is one already waiting)."""
         await asyncio.sleep(seconds)
-        pending = []
-        while not self._queue.empty():
-            frame = self._queue.get_nowait()
-            if frame is None:
-                await self._queue.put(None)
-                break
-            pending.append(frame)
+        pending = self.drain()
         assert not pending, f"{self.label}: unexpected frames {pending}"
 
-    def drain(self) -> list[dict[str, Any]]:
+    def drain(self) -> list[Frame]:
         """Frames already received and not yet read."""
         pending = []
         while not self._queue.empty():
@@ -239,61 +217,49 @@ class ChatSocket:
         to: list[str] | None = None,
         conversation: int | None = None,
         timeout: float = 5.0,
-    ) -> dict[str, Any]:
+    ) -> Frame:
         """message.send, then the next frame (the ack or an error)."""
-        frame: dict[str, Any] = {
-            "type": "message.send",
-            "client_id": client_id,
-            "body": body,
-        }
-        if to is not None:
-            frame["to"] = to
-        if conversation is not None:
-            frame["conversation"] = conversation
-        await self.send_json(frame)
+        await self.send_json(
+            send_frame(client_id, body, to=to, conversation=conversation)
+        )
         return await self.recv_json(timeout)
 
     async def sync_all(
         self, after: int = 0, timeout: float = 10.0
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    ) -> tuple[list[Frame], list[Frame]]:
         """`sync` until `more` is false: (messages, batches).
 
         Other frames arriving meanwhile are passed over (and recorded).
         """
-        messages: list[dict[str, Any]] = []
-        batches: list[dict[str, Any]] = []
-        while True:
-            await self.send_json({"type": "sync", "after": after})
-            batch = await self.next_of("sync.batch", timeout)
-            batches.append(batch)
-            messages.extend(batch["messages"])
-            if not batch["more"]:
-                return messages, batches
-            assert batch["messages"], f"{self.label}: more=true with no messages"
-            after = batch["messages"][-1]["id"]
+
+        async def request(frame: Frame) -> Frame:
+            await self.send_json(frame)
+            return await self.next_of("sync.batch", timeout)
+
+        batches = [batch async for batch in sync_pages(request, after)]
+        return [m for batch in batches for m in batch["messages"]], batches
 
     async def ping(self, timeout: float = 5.0) -> None:
-        await self.send_json({"type": "ping"})
+        await self.send_json(ping_frame())
         await self.next_of("pong", timeout)
 
-    async def wait_closed(self, timeout: float) -> int:
+    async def mark_read(self, conversation: int, up_to: int) -> None:
+        await self.send_json(read_frame(conversation, up_to))
+
+    async def typing(self, conversation: int) -> None:
+        await self.send_json(typing_frame(conversation))
+
+    async def presence(self, state: str) -> None:
+        await self.send_json(presence_frame(state))
+
+    async def wait_closed(self, timeout: float | None = None) -> int:
         """Wait for the server to close; return the close code."""
-        assert self._reader is not None
         try:
-            await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+            return await super().wait_closed(timeout)
         except TimeoutError:
             raise AssertionError(
                 f"{self.label}: still open after {timeout} s"
             ) from None
-        assert self.close_code is not None
-        return self.close_code
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.ws.close()
-        if self._reader is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._reader, 5)
 
 
 async def open_socket(
@@ -304,19 +270,7 @@ async def open_socket(
     label: str = "",
 ) -> ChatSocket:
     """Open a socket with the session cookie and an Origin header, as a tab does."""
-    headers: dict[str, str] = {}
-    if cookies:
-        headers["Cookie"] = cookie_header(cookies)
-    if origin is not None:
-        headers["Origin"] = origin
-    ws = await connect(
-        url,
-        additional_headers=headers,
-        proxy=None,
-        compression=None,
-        open_timeout=10,
-        max_size=4 * 1024 * 1024,
-    )
+    ws = await connect_socket(url, tab_headers(cookies, origin))
     return ChatSocket(ws, label=label or url)
 
 

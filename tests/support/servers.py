@@ -1,9 +1,10 @@
-"""Real servers for end-to-end tests: redis-server, PostgreSQL, daphne.
+"""Real servers for the end-to-end tests and the benchmark: redis-server,
+PostgreSQL, daphne and any other HTTP server process.
 
 Everything here talks to separate processes over sockets, as a deployment
 would: nothing imports the project's code. A `Site` is one deployment's
 database and environment, prepared with the operator commands; a
-`DaphneServer` is one server process of that site.
+`DaphneServer` is one server process of that site. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ PASSWORD = "e2e-Voisins-pw-42"
 HOST = "127.0.0.1"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-# Variables a deployment reads; the parent's values must never leak into a site.
+# Variables a deployment reads; the parent's values must never leak into a server.
 _SITE_VARIABLES = (
     "DATABASE_URL",
     "REDIS_URL",
@@ -82,16 +83,13 @@ def wait_until(
         time.sleep(interval)
 
 
-def _stop_process(process: subprocess.Popen[bytes], *, grace: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL if it does not exit within `grace` seconds."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=grace)
+def server_env(*, pythonpath: Path = REPO_ROOT, **extra: str) -> dict[str, str]:
+    """This process's environment minus what a deployment reads, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in _SITE_VARIABLES}
+    env["PYTHONPATH"] = str(pythonpath)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -102,6 +100,60 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process, from /proc/<pid>/status (KiB)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+class _ChildProcess:
+    """A server process of ours in its own session, output to `log_path`."""
+
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def _spawn(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                args,
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self.process
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no cleanup."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within 5 seconds."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
 # Redis
 
 
@@ -109,14 +161,14 @@ def redis_available() -> bool:
     return shutil.which("redis-server") is not None
 
 
-class RedisServer:
-    """A private redis-server on a free port, with no persistence."""
+class RedisServer(_ChildProcess):
+    """A private redis-server on a free port, with no persistence: `kill` is
+    an outage that loses every key."""
 
     def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.log_path = workdir / f"redis-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -125,25 +177,21 @@ class RedisServer:
     def start(self) -> None:
         """Start (or start again, on the same port) and wait for PONG."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    "redis-server",
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    HOST,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(self.workdir),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self._spawn(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ]
+        )
         try:
             wait_until(self.ping, timeout=10, what=f"redis-server on {self.port}")
         except TimeoutError:
@@ -159,19 +207,9 @@ class RedisServer:
         except OSError:
             return False
 
-    def kill(self) -> None:
-        """SIGKILL: an outage, every key lost (no persistence)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
     def restart(self) -> None:
         self.kill()
         self.start()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            _stop_process(self.process)
 
 
 # PostgreSQL
@@ -252,23 +290,18 @@ class Site:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of every process of this site (servers, commands)."""
-        env = {k: v for k, v in os.environ.items() if k not in _SITE_VARIABLES}
-        env.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "chatsite.settings.local",
-                "DATABASE_URL": self.database_url,
-                "VAR_DIR": str(self.var_dir),
-                "DEBUG": "false",
-                "ALLOWED_HOSTS": "127.0.0.1,localhost",
-                "SECRET_KEY": "e2e-only-secret-key-not-for-production-0123456789",
-                # A test deployment: throttling is tested on its own server.
-                "CHAT_SEND_RATE": "1000/1000",
-                "CHAT_TYPING_RATE": "1000/1000",
-                "CHAT_CONNECT_RATE": "1000/1000",
-                "CHAT_SYNC_RATE": "1000/1000",
-                "PYTHONPATH": str(REPO_ROOT),
-                "PYTHONUNBUFFERED": "1",
-            }
+        env = server_env(
+            DJANGO_SETTINGS_MODULE="chatsite.settings.local",
+            DATABASE_URL=self.database_url,
+            VAR_DIR=str(self.var_dir),
+            DEBUG="false",
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            SECRET_KEY="e2e-only-secret-key-not-for-production-0123456789",
+            # A test deployment: throttling is tested on its own server.
+            CHAT_SEND_RATE="1000/1000",
+            CHAT_TYPING_RATE="1000/1000",
+            CHAT_CONNECT_RATE="1000/1000",
+            CHAT_SYNC_RATE="1000/1000",
         )
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
@@ -365,24 +398,24 @@ class Site:
         return server
 
 
-def with_own_origin(env: dict[str, str], origin: str) -> dict[str, str]:
-    """The server accepts sockets from its own address, as a deployment does
-    from SITE_URL: SITE_URL is the server's address unless the test chose one
-    (for the links in emails), and then the address joins ALLOWED_ORIGINS."""
-    if not env.get("SITE_URL"):
-        return {**env, "SITE_URL": origin}
-    listed = [entry for entry in env.get("ALLOWED_ORIGINS", "").split(",") if entry]
-    return {**env, "ALLOWED_ORIGINS": ",".join([*listed, origin])}
+class ServerProcess(_ChildProcess):
+    """One HTTP server process on a free port (`{port}` in `args`), healthy
+    once GET /healthz answers 200. Started again, it keeps its port, so that
+    clients reconnect to the same address."""
 
-
-class DaphneServer:
-    """`python -m daphne chatsite.asgi:application` on a free port."""
-
-    def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
-        self.log_path = log_path
+    def __init__(
+        self,
+        *,
+        args: Sequence[str],
+        env: dict[str, str],
+        log_path: Path,
+        cwd: Path = REPO_ROOT,
+    ) -> None:
         self.port = free_port()
-        self.env = with_own_origin(env, self.origin)
-        self.process: subprocess.Popen[bytes] | None = None
+        self.args = [a.replace("{port}", str(self.port)) for a in args]
+        self.env = env
+        self.log_path = log_path
+        self.cwd = cwd
 
     @property
     def base_url(self) -> str:
@@ -393,53 +426,56 @@ class DaphneServer:
         """The Origin a browser on this site sends."""
         return self.base_url
 
-    def ws_url(self, slug: str) -> str:
-        return f"ws://{HOST}:{self.port}/ws/communities/{slug}/"
-
     def start(self, timeout: float = 30.0) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    PYTHON,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    HOST,
-                    "-p",
-                    str(self.port),
-                    "chatsite.asgi:application",
-                ],
-                cwd=REPO_ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = self._spawn(self.args, cwd=self.cwd, env=self.env)
         deadline = time.monotonic() + timeout
         while not self.healthy():
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(
-                    f"daphne did not become healthy:\n{_tail(self.log_path)}"
+                    f"{self.args[:4]} did not become healthy:\n{_tail(self.log_path)}"
                 )
-            time.sleep(0.1)
+            time.sleep(0.05)
 
     def healthy(self) -> bool:
-        """GET /healthz answers 200."""
         try:
             with _NO_PROXY.open(f"{self.base_url}/healthz", timeout=2) as response:
-                return response.status == 200
+                return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False
 
-    def stop(self) -> None:
-        if self.process is not None:
-            _stop_process(self.process)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def with_own_origin(env: dict[str, str], origin: str) -> dict[str, str]:
+    """The server accepts sockets from its own address, as a deployment does
+    from SITE_URL: SITE_URL is the server's address unless the test chose one
+    (for the links in emails), and then the address joins ALLOWED_ORIGINS."""
+    if not env.get("SITE_URL"):
+        return {**env, "SITE_URL": origin}
+    listed = [entry for entry in env.get("ALLOWED_ORIGINS", "").split(",") if entry]
+    return {**env, "ALLOWED_ORIGINS": ",".join([*listed, origin])}
+
+
+class DaphneServer(ServerProcess):
+    """`python -m daphne <application>` (the project's by default)."""
+
+    def __init__(
+        self,
+        *,
+        env: dict[str, str],
+        log_path: Path,
+        application: str = "chatsite.asgi:application",
+        cwd: Path = REPO_ROOT,
+    ) -> None:
+        super().__init__(
+            args=[PYTHON, "-m", "daphne", "-b", HOST, "-p", "{port}", application],
+            env=env,
+            log_path=log_path,
+            cwd=cwd,
+        )
+        self.env = with_own_origin(self.env, self.origin)
+
+    def ws_url(self, slug: str) -> str:
+        return f"ws://{HOST}:{self.port}/ws/communities/{slug}/"
