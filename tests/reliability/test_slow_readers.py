@@ -10,10 +10,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from tests.support.client import cookie_header, open_socket
+from tests.support.client import open_socket
+from tests.support.protocol import connect_socket, sync_frame, tab_headers
 from tests.support.servers import DaphneServer, Site, rss_kib
 
 from .conftest import Hood, make_hood
@@ -58,20 +59,15 @@ async def stalled_client(
     hood: Hood, name: str, server: DaphneServer
 ) -> ClientConnection:
     """A socket that asks for everything with `sync` and reads nothing."""
-    ws = await connect(
+    ws = await connect_socket(
         server.ws_url(hood.slug),
-        additional_headers={
-            "Cookie": cookie_header(hood.cookies(name, server)),
-            "Origin": server.origin,
-        },
-        proxy=None,
+        tab_headers(hood.cookies(name, server), server.origin),
         max_queue=1,
         ping_interval=None,
-        max_size=4 * 1024 * 1024,
     )
     ws.transport.pause_reading()
     for _ in range(SYNCS):
-        await ws.send(json.dumps({"type": "sync", "after": 0}))
+        await ws.send(json.dumps(sync_frame(0)))
     return ws
 
 
