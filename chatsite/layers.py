@@ -21,6 +21,8 @@ from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 from redis.exceptions import RedisError
 
+from conversations.metrics import LAYER_ERRORS
+
 logger = logging.getLogger(__name__)
 
 # channels-redis raises these, pinned by tests/integration/test_library_internals.py.
@@ -107,6 +109,7 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
                 self._log_outage("refresh", error)
 
     def _log_outage(self, where: str, error: BaseException) -> None:
+        LAYER_ERRORS.labels(where).inc()
         now = time.monotonic()
         if now - self._last_log >= 1.0:
             self._last_log = now

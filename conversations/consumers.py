@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from . import events, protocol
+from . import events, metrics, protocol
 from .backpressure import OutboundBudget, release_freed_memory
 from .delivery import Carried, Deliver, DeliveryTracker, Fill, Skip
 from .errors import BadRequest, ChatError, RateLimited
@@ -111,6 +111,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         local_sockets.add(self)
         self.registered = True
+        metrics.SOCKETS_OPEN.inc()
         await get_presence().opened(self.channel_name, self.user_id, self.community_id)
         await self.accept()
         self.budget = OutboundBudget.attach(
@@ -133,6 +134,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         if not self.registered:
             return
         self.expiry.cancel()
+        metrics.SOCKETS_OPEN.dec()
         local_sockets.remove(self)
         for group in self.my_groups:
             try:
@@ -170,6 +172,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         except ChatError as error:
             await self.send_error(error.code, error.detail, error.client_id)
             if not self.error_bucket.allow(time.monotonic()):
+                metrics.SOCKETS_CLOSED.labels(str(CLOSE_ABUSE)).inc()
                 await self.close(code=CLOSE_ABUSE)
         except DatabaseError as error:
             logger.warning("database error on socket frame: %r", error)
@@ -210,7 +213,9 @@ class CommunityConsumer(AsyncWebsocketConsumer):
 
     async def on_send(self, command: protocol.SendMessage) -> None:
         """Store the message (group commit), then ack this socket."""
+        started = time.monotonic()
         if not resident_limits.allow("send", self.user_id):
+            metrics.SENDS.labels("refused").inc()
             raise RateLimited(
                 "Too many messages; slow down.", client_id=command.client_id
             )
@@ -227,10 +232,12 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         try:
             result = await send_queue.submit(request, origin=self.channel_name)
         except ChatError as error:
+            metrics.SENDS.labels("refused").inc()
             # Every error that answers a send names it.
             error.client_id = error.client_id or command.client_id
             raise
         except DatabaseError:
+            metrics.SENDS.labels("unavailable").inc()
             logger.warning("message not stored: database unavailable")
             await self.send_error(
                 "unavailable",
@@ -248,6 +255,9 @@ class CommunityConsumer(AsyncWebsocketConsumer):
                     await self.fill_gap(conversation, fill)
                 self.tracker.delivered(conversation, message["id"])
         await self.send_json(frames.ack_frame(command.client_id, result.messages))
+        metrics.SENDS.labels("stored" if result.created else "resend").inc()
+        metrics.ACKS.inc()
+        metrics.SEND_TO_ACK.observe(time.monotonic() - started)
 
     async def on_typing(self, command: protocol.Typing) -> None:
         """Tell the other participants who may hear of it."""
@@ -268,6 +278,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
                 },
             )
         except Exception as error:
+            metrics.LAYER_ERRORS.labels("typing").inc()
             logger.warning("typing fan-out failed: %r", error)
 
     async def on_sync(self, command: protocol.Sync) -> None:
@@ -331,6 +342,8 @@ class CommunityConsumer(AsyncWebsocketConsumer):
                 await self.deliver_frame(
                     event["frame"], conversation, event["id"], event["sender"]
                 )
+                if "at" in event:
+                    metrics.SEND_TO_DELIVERY.observe(time.time() - event["at"])
             case Fill():
                 try:
                     await self.fill_gap(conversation, decision)
@@ -370,6 +383,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         if self.revoked:
             return
         self.revoked = True
+        metrics.SOCKETS_CLOSED.labels(str(CLOSE_REVOKED)).inc()
         await self.close(code=CLOSE_REVOKED)
 
     # Output: every frame goes through send_frame.
@@ -418,6 +432,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         and give it time to read what waits before the connection drops."""
         self.overflowed = True
         logger.warning("socket of user %s closed: client not reading", self.user_id)
+        metrics.SOCKETS_CLOSED.labels(str(CLOSE_SLOW_READER)).inc()
         if self.budget is not None:
             self.budget.give_close_time(settings.CHAT_SLOW_CLOSE_SECONDS)
         await self.close(code=CLOSE_SLOW_READER)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -18,6 +19,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from . import metrics
 from .wire.frames import message_new_frame
 from .wire.schema import MessageObject
 
@@ -78,6 +80,9 @@ def message_new_fan_outs(
                 "previous_id": delivery.previous_id,
                 "sender": delivery.message["sender"],
                 "origin": origin or "",
+                # Wall clock at fan-out, just after commit: the receiving
+                # process measures send-to-delivery against it (metrics.py).
+                "at": time.time(),
             },
         )
         for delivery in deliveries
@@ -114,6 +119,7 @@ async def fan_out(fan_outs: Iterable[FanOut]) -> None:
         try:
             await group_send_many(item.groups, item.event)
         except Exception as error:
+            metrics.LAYER_ERRORS.labels("fan_out").inc()
             # Committed and acked: live delivery is best effort and the
             # recipients' `sync` fills the gap. Never log the event itself.
             logger.warning(

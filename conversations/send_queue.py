@@ -13,7 +13,7 @@ import logging
 
 from channels.db import database_sync_to_async
 
-from . import events
+from . import events, metrics
 from .errors import ChatError
 from .presence import read_snapshot_async
 from .services.send import SendRequest, SendResult, message_send_many
@@ -65,6 +65,7 @@ class SendQueue:
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)
+            metrics.MESSAGES_STORED.labels("socket").inc(len(deliveries))
             # Committed: now tell the other sockets.
             origins = {(r.sender_username, r.client_id): o for r, o, _ in batch}
             await events.fan_out(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from typing import cast
 
 from django.conf import settings
@@ -14,6 +16,7 @@ from django.shortcuts import render
 from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .models import User
 from .selectors.conversations import community_list_for_user
@@ -88,3 +91,26 @@ def _check_redis() -> str:
         return "ok"
     except Exception as error:
         return f"error: {type(error).__name__}"
+
+
+@require_GET
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """This process's Prometheus metrics (conversations/metrics.py): with
+    METRICS_TOKEN set, to its bearer; otherwise to loopback and private
+    addresses only (a proxy must not route /metrics from outside)."""
+    if not metrics_allowed(request):
+        raise Http404
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_allowed(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private

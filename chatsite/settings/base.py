@@ -286,6 +286,12 @@ CHAT_CONNECT_RATE = env_rate("CHAT_CONNECT_RATE", "1/30")
 # `sync` answers up to 512 KiB per frame: limited like sends, so that a few
 # bytes in cannot make megabytes out without bound.
 CHAT_SYNC_RATE = env_rate("CHAT_SYNC_RATE", "5/30")
+# GET /metrics (Prometheus): with a token, to `Authorization: Bearer <token>`;
+# without, to loopback and private addresses only.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# notify_worker serves its own metrics on this port (0: not at all).
+NOTIFY_METRICS_PORT = env_int("NOTIFY_METRICS_PORT", 0)
+
 # Sockets one resident may hold on one server process (tabs, devices).
 CHAT_MAX_SOCKETS_PER_RESIDENT = env_int("CHAT_MAX_SOCKETS_PER_RESIDENT", 20)
 # Bytes that may wait for a client that stopped reading, then close 4408; it

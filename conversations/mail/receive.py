@@ -141,7 +141,8 @@ def reply_post(
                 client_id=client_id,
                 body=body,
                 conversation_id=target.conversation_id,
-            )
+            ),
+            via="email",
         )
     except ChatError as error:
         logger.info(

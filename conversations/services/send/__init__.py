@@ -19,7 +19,7 @@ from functools import partial
 
 from django.db import IntegrityError, transaction
 
-from ... import events
+from ... import events, metrics
 from ...errors import ChatError
 from ...notifications.outbox import PresenceSnapshot
 from ...presence import read_snapshot
@@ -69,8 +69,9 @@ def message_send_many(
         return outcomes, deliveries
 
 
-def message_send(request: SendRequest) -> SendResult:
-    """Store a message once per (sender, client_id), then deliver it.
+def message_send(request: SendRequest, *, via: str = "http") -> SendResult:
+    """Store a message once per (sender, client_id), then deliver it
+    (`via`: the interface, for the metrics).
 
     Returns the existing message, `created=False`, when the client_id was used
     before: a resend over a new socket or over HTTP creates nothing. Raises
@@ -81,6 +82,7 @@ def message_send(request: SendRequest) -> SendResult:
     outcome = outcomes[0]
     if isinstance(outcome, ChatError):
         raise outcome
+    metrics.MESSAGES_STORED.labels(via).inc(len(deliveries))
     # Outside an atomic block this runs at once (we have committed); inside
     # one, after the outer commit.
     fan_outs = events.message_new_fan_outs(deliveries, origin=None)
