@@ -53,6 +53,8 @@ const CATALOGUE = {
     "settings.saved": "Réglages enregistrés.",
     "settings.saveError": "Impossible d’enregistrer les réglages.",
     "settings.loadError": "Impossible de charger les réglages.",
+    "settings.quietSame": "Les heures calmes doivent commencer et finir à des heures différentes.",
+    "settings.quietMissing": "Indiquez le début et la fin des heures calmes.",
   },
   en: {
     "app.title": "Neighbours",
@@ -105,6 +107,8 @@ const CATALOGUE = {
     "settings.saved": "Settings saved.",
     "settings.saveError": "Could not save the settings.",
     "settings.loadError": "Could not load the settings.",
+    "settings.quietSame": "Quiet hours must start and end at different times.",
+    "settings.quietMissing": "Give the start and the end of the quiet hours.",
   },
 };
 
