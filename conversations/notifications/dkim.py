@@ -115,5 +115,5 @@ class SigningSmtpBackend(EmailBackend):
     def connection_class(self) -> Any:
         # Django's SMTP backend opens its connection with this class and
         # hands it the bytes of each message: pinned by
-        # tests/notifications/test_deliverability.py.
+        # tests/integration/test_library_internals.py.
         return _SigningSMTPSSL if self.use_ssl else _SigningSMTP
