@@ -38,6 +38,7 @@ from .recipients import (
     active_memberships,
     read_marks,
     recipient_state,
+    zone,
 )
 from .tokens import unsubscribe_token
 
@@ -161,7 +162,10 @@ def _item(message: Message, others: list[str], preferences: Preferences) -> Emai
             else None
         ),
         url=conversation_url(message),
-        sent_at=timezone.localtime(message.sent_at).strftime("%d/%m %H:%M"),
+        # In the resident's zone, the one their quiet hours are read in.
+        sent_at=timezone.localtime(
+            message.sent_at, zone(preferences.time_zone)
+        ).strftime("%d/%m %H:%M"),
     )
 
 

@@ -267,3 +267,19 @@ def test_quiet_hours_of_another_zone_are_read_in_that_zone(
     batch = EmailBatch.objects.get(recipient=bob)
     assert batch.due_at - now < timedelta(seconds=130)
     assert len(jobs("send_push")) == 1
+
+
+def test_the_email_gives_message_times_in_the_residents_zone(
+    send: Send, alice: User, bob: User
+) -> None:
+    """A resident in Tokyo reads the time of the message on Tokyo's clock."""
+    preferences_update(user=bob, changes={"time_zone": "Asia/Tokyo"})
+    message = send(alice, "Salut", to=["bob"]).message
+    batch = EmailBatch.objects.get(recipient=bob)
+    assert email_batch_send(batch_id=batch.pk) == Done("sent")
+    sent_at = datetime.fromisoformat(message["sent_at"].replace("Z", "+00:00"))
+    tokyo = sent_at.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%d/%m %H:%M")
+    paris = sent_at.astimezone(ZoneInfo("Europe/Paris")).strftime("%d/%m %H:%M")
+    (sent,) = mail.outbox
+    assert tokyo in sent.body
+    assert paris not in sent.body
