@@ -88,3 +88,29 @@ def secret_key_is_not_a_placeholder(
             )
         ]
     return []
+
+
+@register(Tags.compatibility)
+def dkim_is_whole(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """DKIM signing needs its three settings and a usable RSA key: a half
+    set-up would silently send unsigned mail."""
+    from .notifications.dkim import key_problem
+
+    names = ("DKIM_DOMAIN", "DKIM_SELECTOR", "DKIM_PRIVATE_KEY")
+    missing = [name for name in names if not getattr(settings, name)]
+    if len(missing) == len(names):
+        return []
+    if missing:
+        problem = "missing " + ", ".join(missing)
+    else:
+        problem = key_problem(settings.DKIM_PRIVATE_KEY) or ""
+    if not problem:
+        return []
+    return [
+        Error(
+            f"DKIM signing is not usable: {problem}.",
+            hint="Set DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY (or "
+            "DKIM_PRIVATE_KEY_FILE, an RSA key in PEM), or none of them.",
+            id="conversations.E003",
+        )
+    ]

@@ -232,7 +232,8 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)  # Django's default None hangs fore
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Voisins <no-reply@localhost>")
 EMAIL_SMTP = email_config(env_str("EMAIL_URL"), env_str("EMAIL_HOST"))
 if EMAIL_SMTP:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    # Django's SMTP backend, plus DKIM signing when DKIM_* is set.
+    EMAIL_BACKEND = "conversations.notifications.dkim.SigningSmtpBackend"
     EMAIL_HOST = EMAIL_SMTP["host"]
     EMAIL_PORT = env_int("EMAIL_PORT", EMAIL_SMTP["port"])
     EMAIL_HOST_USER = EMAIL_SMTP["user"]
@@ -244,6 +245,16 @@ if EMAIL_SMTP:
 # carry Reply-To reply+<token>@ and the envelope sender bounce+<token>@ this
 # domain, whose mail `manage.py inbound_mail` receives. Unset: neither.
 REPLY_EMAIL_DOMAIN = env_str("REPLY_EMAIL_DOMAIN").strip().lower()
+
+# DKIM signature of outgoing mail, for relays that do not sign: all three,
+# or none. The key is an RSA private key in PEM, inline or in a file.
+DKIM_DOMAIN = env_str("DKIM_DOMAIN")
+DKIM_SELECTOR = env_str("DKIM_SELECTOR")
+DKIM_PRIVATE_KEY = env_str("DKIM_PRIVATE_KEY") or (
+    Path(env_str("DKIM_PRIVATE_KEY_FILE")).read_text()
+    if env_str("DKIM_PRIVATE_KEY_FILE")
+    else ""
+)
 
 NOTIFY_EMAIL_DELAY_SECONDS = env_int("NOTIFY_EMAIL_DELAY_SECONDS", 120)
 # A worker whose heartbeat is older than this is dead: its running tasks are

@@ -4,25 +4,45 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from datetime import time
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 
 from ..models import Community, Message, NotificationPreference, User
 
+DEFAULT_TIME_ZONE = "Europe/Paris"
+
 
 @dataclass(frozen=True, slots=True)
 class Preferences:
-    email: bool
-    email_include_text: bool
-    language: str
+    """A resident's choices; the defaults are those of a resident who made none."""
+
+    email: bool = True
+    email_include_text: bool = True  # in emails and pushes alike
+    language: str = "fr"
+    push: bool = True
+    quiet_start: time | None = None  # quiet hours: both set, or neither
+    quiet_end: time | None = None
+    time_zone: str = DEFAULT_TIME_ZONE
+
+
+def preferences_of(row: NotificationPreference | None) -> Preferences:
+    if row is None:
+        return Preferences()
+    return Preferences(
+        email=row.email,
+        email_include_text=row.email_include_text,
+        language=row.language,
+        push=row.push,
+        quiet_start=row.quiet_start,
+        quiet_end=row.quiet_end,
+        time_zone=row.time_zone,
+    )
 
 
 def preferences_for(user: User) -> Preferences:
-    row = NotificationPreference.objects.filter(user=user).first()
-    if row is None:
-        return Preferences(email=True, email_include_text=True, language="fr")
-    return Preferences(row.email, row.email_include_text, row.language)
+    return preferences_of(NotificationPreference.objects.filter(user=user).first())
 
 
 def shows_text(preferences: Preferences, community: Community) -> bool:
@@ -40,6 +60,11 @@ def safe_name(name: str, limit: int = 80) -> str:
     )
     cleaned = " ".join(cleaned.split()).replace("=?", "= ?")
     return cleaned[:limit] or "?"
+
+
+def site_domain() -> str:
+    """The host name of SITE_URL, for Message-ID and List-Id."""
+    return urlsplit(settings.SITE_URL).hostname or "localhost"
 
 
 def conversation_url(message: Message) -> str:

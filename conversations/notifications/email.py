@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -21,22 +21,24 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from ..models import EmailBatch, Participant, PendingNotification, User
+from ..models import EmailBatch, Message, Participant, PendingNotification, User
 from .content import (
     Preferences,
     conversation_url,
     excerpt,
     safe_name,
     shows_text,
+    site_domain,
 )
 from .decision import decide
-from .outcomes import Done, Outcome, Retry
+from .outcomes import Defer, Done, Outcome, Retry
 from .recipients import (
     Account,
     accounts,
     active_memberships,
     read_marks,
     recipient_state,
+    zone,
 )
 from .reply import reply_route, reply_route_apply
 from .tokens import unsubscribe_token
@@ -61,7 +63,8 @@ class EmailItem:
 
 
 def email_batch_send(*, batch_id: int) -> Outcome:
-    """Send one batch if anything in it is still owed; Retry on SMTP failure."""
+    """Send one batch if anything in it is still owed; Retry on SMTP failure;
+    Defer to the end of the recipient's quiet hours when it is due in them."""
     with transaction.atomic():
         batch = (
             EmailBatch.objects.select_for_update()
@@ -75,16 +78,22 @@ def email_batch_send(*, batch_id: int) -> Outcome:
         ):
             return Done("done")
         account = accounts([batch.recipient_id]).get(batch.recipient_id)
-        items = _still_owed(batch, account)
-        if not items:
+        owed = _still_owed(batch, account)
+        if not owed.items:
             batch.state = EmailBatch.State.SKIPPED
             batch.save(update_fields=["state"])
             return Done("skipped")
+        if owed.held_until is not None:
+            # Still open (PENDING, due later): what arrives meanwhile joins it.
+            batch.state = EmailBatch.State.PENDING
+            batch.due_at = owed.held_until
+            batch.save(update_fields=["state", "due_at"])
+            return Defer("held", until=owed.held_until)
         batch.state = EmailBatch.State.SENDING
         batch.attempts += 1
         batch.save(update_fields=["state", "attempts"])
     assert account is not None  # noqa: S101 (items imply a live account)
-    email = _compose(batch, account.preferences, items)
+    email = _compose(batch, account.preferences, owed.items)
     try:
         email.send()
     except (smtplib.SMTPException, OSError) as error:
@@ -103,50 +112,64 @@ def email_batch_abandon(*, batch_id: int) -> None:
     EmailBatch.objects.filter(pk=batch_id).update(state=EmailBatch.State.SKIPPED)
 
 
-def _still_owed(batch: EmailBatch, account: Account | None) -> list[EmailItem]:
-    """The batch's messages the decision still says to email about now."""
+@dataclass(frozen=True, slots=True)
+class Owed:
+    items: list[EmailItem]
+    held_until: datetime | None  # the end of the quiet hours we are in
+
+
+def _still_owed(batch: EmailBatch, account: Account | None) -> Owed:
+    """The batch's messages the decision still says to email about now (a
+    muted conversation's are left out, whichever message set the batch off)."""
     recipient = batch.recipient
-    if account is None:
-        return []
-    notifications = list(
-        PendingNotification.objects.filter(batch=batch)
+    messages = [
+        n.message
+        for n in PendingNotification.objects.filter(batch=batch)
         .select_related("message__sender", "message__community")
         .order_by("message_id")
-    )
-    messages = [n.message for n in notifications]
-    if not messages:
-        return []
+    ]
+    if account is None or not messages:
+        return Owed([], None)
     members = active_memberships([recipient.pk], {m.community_id for m in messages})
     marks = read_marks([recipient.pk], {m.conversation_id for m in messages})
     names = _participant_names({m.conversation_id for m in messages})
     now = timezone.now()
     items: list[EmailItem] = []
+    held_until = None
     for message in messages:
         state = recipient_state(
             account,
             message_id=message.pk,
             member_active=(recipient.pk, message.community_id) in members,
-            read_up_to=marks.get((recipient.pk, message.conversation_id)),
+            mark=marks.get((recipient.pk, message.conversation_id)),
         )
-        if decide(state, now=now, email_delay=timedelta(0)).email_at is None:
+        due = decide(state, now=now, email_delay=timedelta(0)).email_at
+        if due is None:
             continue
+        if due > now:
+            held_until = due  # the same quiet hours for every message
         others = [n for uid, n in names[message.conversation_id] if uid != recipient.pk]
-        items.append(
-            EmailItem(
-                conversation_id=message.conversation_id,
-                sender=safe_name(message.sender.shown_name),
-                community=safe_name(message.community.name, 120),
-                participants=", ".join(others),
-                text=(
-                    excerpt(message.body, 2000)
-                    if shows_text(account.preferences, message.community)
-                    else None
-                ),
-                url=conversation_url(message),
-                sent_at=timezone.localtime(message.sent_at).strftime("%d/%m %H:%M"),
-            )
-        )
-    return items
+        items.append(_item(message, others, account.preferences))
+    return Owed(items, held_until)
+
+
+def _item(message: Message, others: list[str], preferences: Preferences) -> EmailItem:
+    return EmailItem(
+        conversation_id=message.conversation_id,
+        sender=safe_name(message.sender.shown_name),
+        community=safe_name(message.community.name, 120),
+        participants=", ".join(others),
+        text=(
+            excerpt(message.body, 2000)
+            if shows_text(preferences, message.community)
+            else None
+        ),
+        url=conversation_url(message),
+        # In the resident's zone, the one their quiet hours are read in.
+        sent_at=timezone.localtime(
+            message.sent_at, zone(preferences.time_zone)
+        ).strftime("%d/%m %H:%M"),
+    )
 
 
 def _participant_names(conversation_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
@@ -184,17 +207,21 @@ def _compose(
     with translation.override(language):
         text = render_to_string(f"notifications/email_{language}.txt", context)
         html = render_to_string(f"notifications/email_{language}.html", context)
-    domain = settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":")[0]
+    domain = site_domain()
     email = EmailMultiAlternatives(
         subject=subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[recipient.email],
         headers={
+            # One list per site, not per community: a batch may span several.
+            # Without List-Id, List-Unsubscribe alone costs a SpamAssassin
+            # point (LIST_PARTIAL_SHORT_MSG; docs/notifications.md).
+            "List-Id": f"Voisins <notifications.{domain}>",
             "List-Unsubscribe": f"<{unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Auto-Submitted": "auto-generated",
-            "Message-ID": f"<voisins-batch-{batch.pk}@{domain or 'localhost'}>",
+            "Message-ID": f"<voisins-batch-{batch.pk}@{domain}>",
         },
     )
     email.attach_alternative(html, "text/html")

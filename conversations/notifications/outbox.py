@@ -2,8 +2,9 @@
 
 At send time every recipient who is not active in the community (offline,
 or every tab idle) gets a PendingNotification attached to their open email
-batch, plus a push job, as `decision.decide` says. Written with the message,
-so no committed message can miss its notification.
+batch (when an email is owed; due at the end of their quiet hours if it
+would fall inside them), plus a push job, as `decision.decide` says.
+Written with the message, so no committed message can miss its notification.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Stored:
 
     message_id: int
     community_id: int
+    conversation_id: int
     recipient_ids: tuple[int, ...]  # reachable participants but the sender
 
 
@@ -45,6 +47,9 @@ def outbox_add(stored: list[Stored], *, presence: PresenceSnapshot) -> None:
     if not offline:
         return
     found = accounts({uid for _, uid in offline})
+    marks = read_marks(
+        {uid for _, uid in offline}, {item.conversation_id for item, _ in offline}
+    )
     now = timezone.now()
     delay = timedelta(seconds=settings.NOTIFY_EMAIL_DELAY_SECONDS)
     owed: list[tuple[int, int, Decision]] = []
@@ -53,7 +58,7 @@ def outbox_add(stored: list[Stored], *, presence: PresenceSnapshot) -> None:
             found.get(uid),
             message_id=item.message_id,
             member_active=True,  # a reachable participant, checked by the send
-            read_up_to=0,  # nobody has read a message not yet committed
+            mark=marks.get((uid, item.conversation_id)),
             presence=presence.get(item.community_id, {}).get(uid),
         )
         decision = decide(state, now=now, email_delay=delay)
@@ -92,7 +97,7 @@ def outbox_add_missed(
                 account,
                 message_id=message_id,
                 member_active=True,  # re-checked when the job runs
-                read_up_to=marks.get((user_id, conversation_id)),
+                mark=marks.get((user_id, conversation_id)),
                 presence=presence,
             )
             decision = decide(state, now=now, email_delay=delay)
@@ -106,25 +111,24 @@ def _write(owed: list[tuple[int, int, Decision]], now: datetime) -> None:
     newly opened batch and per push)."""
     if not owed:
         return
-    everyone = sorted({uid for _, uid, _ in owed})
-    if connection.features.has_select_for_update:
+    emailed = sorted({uid for _, uid, decision in owed if decision.email_at})
+    if emailed and connection.features.has_select_for_update:
         # Lock the recipients (in id order, so concurrent sends cannot
         # deadlock) so that sends in two communities share one open batch.
         # SQLite needs nothing: its IMMEDIATE transactions already serialize.
         list(
             User.objects.select_for_update()
-            .filter(pk__in=everyone)
+            .filter(pk__in=emailed)
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-    batches = _open_batches(everyone, now)
+    batches = _open_batches(emailed, now) if emailed else {}
     first_due: dict[int, datetime] = {}
     for _, uid, decision in owed:
-        if uid not in batches:
-            due = decision.email_at or now + timedelta(
-                seconds=settings.NOTIFY_EMAIL_DELAY_SECONDS
+        if decision.email_at is not None and uid not in batches:
+            first_due[uid] = min(
+                first_due.get(uid, decision.email_at), decision.email_at
             )
-            first_due[uid] = min(first_due.get(uid, due), due)
     if first_due:
         created = EmailBatch.objects.bulk_create(
             EmailBatch(recipient_id=uid, due_at=due) for uid, due in first_due.items()
@@ -137,10 +141,11 @@ def _write(owed: list[tuple[int, int, Decision]], now: datetime) -> None:
             PendingNotification(
                 recipient_id=uid,
                 message_id=message_id,
-                batch=batches[uid],
+                # No batch when only a push is owed: email off or no address.
+                batch=batches[uid] if decision.email_at is not None else None,
                 created_at=now,
             )
-            for message_id, uid, _ in owed
+            for message_id, uid, decision in owed
         ),
         ignore_conflicts=True,  # notified once per (recipient, message)
     )

@@ -1,9 +1,11 @@
-"""What a sender answers: done, or try again later. The task layer
-(`tasks.py`) re-enqueues and gives up; senders never enqueue themselves."""
+"""What a sender answers: done, try again later, or not before a time. The
+task layer (`tasks.py`) re-enqueues and gives up; senders never enqueue
+themselves."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,4 +22,13 @@ class Retry:
     remaining: tuple[str, ...] = ()
 
 
-Outcome = Done | Retry
+@dataclass(frozen=True, slots=True)
+class Defer:
+    """Nothing failed, but it must wait (an email held by quiet hours): the
+    same job runs again at `until`, and no attempt is counted."""
+
+    outcome: str
+    until: datetime
+
+
+Outcome = Done | Retry | Defer

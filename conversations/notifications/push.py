@@ -165,12 +165,13 @@ def push_deliver(
     message = notification.message
     account = accounts([recipient_id]).get(recipient_id)
     # Decided again at delivery, as emails are: a resident suspended (or
-    # deactivated, or who read it) since the message was sent gets nothing.
+    # deactivated, or who read it, muted the conversation, turned pushes off
+    # or entered quiet hours) since the message was sent gets nothing.
     state = recipient_state(
         account,
         message_id=message_id,
         member_active=bool(active_memberships([recipient_id], [message.community_id])),
-        read_up_to=read_marks([recipient_id], [message.conversation_id]).get(
+        mark=read_marks([recipient_id], [message.conversation_id]).get(
             (recipient_id, message.conversation_id)
         ),
     )

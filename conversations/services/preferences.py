@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from datetime import time
+from functools import cache
+from typing import Any
+from zoneinfo import available_timezones
 
 from django.db import transaction
 
@@ -15,37 +18,64 @@ from ..wire.validate import validated
 
 
 def preferences_get(*, user: User) -> dict[str, object]:
-    return _answer(user, preferences_for(user))
+    """The resident's preferences as the API shows them."""
+    return _wire(preferences_for(user), email_status=user.email_status)
 
 
 def preferences_update(*, user: User, changes: object) -> dict[str, object]:
-    """Apply a partial update; unknown fields or wrong types are refused."""
-    patch = validated(PreferencesPatch, changes)
+    """Apply a partial update; unknown fields, wrong types, unknown time
+    zones and empty quiet hours (start == end) are refused."""
+    fields = _model_fields(validated(PreferencesPatch, changes))
     with transaction.atomic():
-        current = preferences_for(user)
-        merged = Preferences(**{**asdict(current), **patch})
-        NotificationPreference.objects.update_or_create(
-            user=user, defaults=asdict(merged)
-        )
-    return _answer(user, merged)
+        NotificationPreference.objects.update_or_create(user=user, defaults=fields)
+    return preferences_get(user=user)
 
 
-def _answer(user: User, preferences: Preferences) -> dict[str, object]:
-    """The declared `Preferences` body: push, quiet hours and time zone as
-    stored (they have no effect yet), and the read-only email status."""
-    row = NotificationPreference.objects.filter(user=user).first()
-    quiet = (
-        {"start": f"{row.quiet_start:%H:%M}", "end": f"{row.quiet_end:%H:%M}"}
-        if row is not None and row.quiet_start and row.quiet_end
-        else None
-    )
+def _wire(preferences: Preferences, *, email_status: str) -> dict[str, object]:
+    start, end = preferences.quiet_start, preferences.quiet_end
     return {
-        **asdict(preferences),
-        "push": row.push if row is not None else True,
-        "quiet_hours": quiet,
-        "time_zone": row.time_zone if row is not None else "Europe/Paris",
-        "email_status": user.email_status,
+        "email": preferences.email,
+        "email_include_text": preferences.email_include_text,
+        "language": preferences.language,
+        "push": preferences.push,
+        "quiet_hours": (
+            None
+            if start is None or end is None
+            else {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
+        ),
+        "time_zone": preferences.time_zone,
+        "email_status": email_status,
     }
+
+
+def _model_fields(patch: PreferencesPatch) -> dict[str, Any]:
+    """The NotificationPreference columns a validated patch sets."""
+    fields: dict[str, Any] = {
+        name: value
+        for name, value in patch.items()
+        if name not in ("quiet_hours", "time_zone")
+    }
+    if "time_zone" in patch:
+        if patch["time_zone"] not in _time_zones():
+            raise BadRequest("Invalid: time_zone")
+        fields["time_zone"] = patch["time_zone"]
+    if "quiet_hours" in patch:
+        quiet = patch["quiet_hours"]
+        start = None if quiet is None else time.fromisoformat(quiet["start"])
+        end = None if quiet is None else time.fromisoformat(quiet["end"])
+        # An empty window would read as "always" or "never": say which instead
+        # (null turns quiet hours off).
+        if start is not None and start == end:
+            raise BadRequest("Invalid: quiet_hours (start and end must differ)")
+        fields["quiet_start"], fields["quiet_end"] = start, end
+    return fields
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    """IANA names zoneinfo knows (the system's database, else the tzdata
+    package): read once, the disk does not change under a running server."""
+    return frozenset(available_timezones())
 
 
 def preferences_unsubscribe(*, user_id: int) -> None:

@@ -57,6 +57,8 @@ const CATALOGUE = {
       "Les e-mails envoyés à {email} nous reviennent sans avoir été remis : vous ne recevez plus nos notifications par e-mail. Vérifiez cette adresse.",
     "banner.confirm": "C’est bien mon adresse",
     "banner.error": "Impossible d’enregistrer. Réessayez.",
+    "settings.quietSame": "Les heures calmes doivent commencer et finir à des heures différentes.",
+    "settings.quietMissing": "Indiquez le début et la fin des heures calmes.",
   },
   en: {
     "app.title": "Neighbours",
@@ -113,6 +115,8 @@ const CATALOGUE = {
       "Emails sent to {email} come back undelivered: you no longer get our email notifications. Please check this address.",
     "banner.confirm": "This is my address",
     "banner.error": "Could not save. Please try again.",
+    "settings.quietSame": "Quiet hours must start and end at different times.",
+    "settings.quietMissing": "Give the start and the end of the quiet hours.",
   },
 };
 

@@ -10,7 +10,9 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import (
     DESKTOP,
+    PASSWORD,
     PHONE,
+    api_as,
     conversation_link,
     message_log,
     screenshot,
@@ -92,6 +94,66 @@ def test_settings_change_the_language(app: Any) -> None:
     dialog.get_by_label("Language").select_option("fr")
     dialog.get_by_role("button", name="Save").click()
     expect(page.get_by_role("button", name="Nouveau message")).to_be_visible()
+
+
+def test_settings_save_push_quiet_hours_and_time_zone(
+    browser: Any, server: DaphneServer
+) -> None:
+    """The push switch, quiet hours and their time zone (the browser's zone
+    preselected) save; an empty window is refused before saving; reopening
+    the dialog shows what the API now holds."""
+    context = browser.new_context(
+        viewport=DESKTOP, locale="fr-FR", timezone_id="America/Toronto"
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto(f"{server.base_url}/")
+    page.get_by_label("Identifiant").fill("carol")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("status")).to_have_text("Connecté")
+    api = api_as(server, "carol")
+    try:
+        page.get_by_role("button", name="Réglages").click()
+        dialog = page.get_by_role("dialog", name="Réglages")
+        push = dialog.get_by_label("une notification sur mes appareils")
+        expect(push).to_be_checked()
+        zone = dialog.get_by_label("Fuseau horaire")
+        expect(zone).to_have_value("America/Toronto")
+        expect(zone).to_be_disabled()
+
+        push.uncheck()
+        dialog.get_by_label("Activer les heures calmes").check()
+        dialog.get_by_label("Début").fill("22:30")
+        dialog.get_by_label("Fin").fill("22:30")
+        dialog.get_by_role("button", name="Enregistrer").click()
+        expect(dialog.get_by_text("doivent commencer et finir")).to_be_visible()
+        assert api.get("/api/me/preferences/").json()["quiet_hours"] is None
+
+        dialog.get_by_label("Fin").fill("06:45")
+        zone.select_option("Asia/Tokyo")
+        dialog.get_by_role("button", name="Enregistrer").click()
+        expect(dialog.get_by_text("Réglages enregistrés.")).to_be_visible()
+        saved = api.get("/api/me/preferences/").json()
+        assert saved["push"] is False
+        assert saved["email"] is True
+        assert saved["quiet_hours"] == {"start": "22:30", "end": "06:45"}
+        assert saved["time_zone"] == "Asia/Tokyo"
+
+        dialog.get_by_role("button", name="Fermer").click()
+        page.get_by_role("button", name="Réglages").click()
+        expect(push).not_to_be_checked()
+        expect(dialog.get_by_label("Activer les heures calmes")).to_be_checked()
+        expect(dialog.get_by_label("Début")).to_have_value("22:30")
+        expect(dialog.get_by_label("Fin")).to_have_value("06:45")
+        expect(zone).to_have_value("Asia/Tokyo")
+    finally:
+        context.close()
+        api.write(
+            "PATCH",
+            "/api/me/preferences/",
+            {"push": True, "quiet_hours": None, "time_zone": "Europe/Paris"},
+        )
 
 
 def test_keyboard_only_first_message(app: Any) -> None:

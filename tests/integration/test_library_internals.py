@@ -860,3 +860,46 @@ def test_urllib3_connections_open_their_socket_in_new_conn() -> None:
             )
         finally:
             opened.close()
+
+
+# Django: the SMTP backend's connection class (SigningSmtpBackend).
+
+DKIM = "conversations/notifications/dkim.py SigningSmtpBackend"
+
+
+def test_smtp_backend_sends_bytes_through_its_connection_class() -> None:
+    """Django's SMTP backend opens `self.connection_class(...)` and hands
+    each message to that object's sendmail as bytes: the DKIM signature is
+    added there."""
+    from django.core.mail import EmailMessage
+    from django.core.mail.backends.smtp import EmailBackend
+
+    seen: list[object] = []
+
+    class Recorder:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            seen.append("opened")
+
+        def sendmail(self, from_addr: str, to_addrs: Any, msg: Any) -> dict[str, Any]:
+            seen.append(msg)
+            return {}
+
+        def quit(self) -> None:
+            pass
+
+    class Probe(EmailBackend):
+        @property
+        def connection_class(self) -> Any:
+            return Recorder
+
+    backend = Probe(host="127.0.0.1", port=9, username="", password="", use_tls=False)
+    message = EmailMessage("Sujet", "Corps", "a@example.org", ["b@example.org"])
+    assert backend.send_messages([message]) == 1
+    opened, *sent = seen
+    assert (opened, len(sent)) == ("opened", 1), broke(
+        "Django", f"the SMTP backend did {seen!r} with its connection_class", DKIM
+    )
+    assert isinstance(sent[0], bytes), broke(
+        "Django", f"sendmail got {type(sent[0]).__name__}, not the message bytes", DKIM
+    )
+    assert b"Subject: Sujet" in sent[0]

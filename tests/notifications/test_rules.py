@@ -30,6 +30,16 @@ from conversations.services.send import SendRequest, message_send
 
 from .doubles import browser_keys
 
+DEFAULTS = {
+    "email": True,
+    "email_include_text": True,
+    "language": "fr",
+    "push": True,
+    "quiet_hours": None,
+    "time_zone": "Europe/Paris",
+    "email_status": "ok",
+}
+
 REFUSED = [
     "http://8.8.8.8/push",  # not https
     "ftp://8.8.8.8/push",
@@ -182,7 +192,8 @@ def test_display_name_cannot_inject_email_headers() -> None:
 @pytest.mark.parametrize(
     "changes",
     [
-        {"push": True},
+        {"sms": True},
+        {"push": "false"},
         {"email": "false"},
         {"email": 0},
         {"email": None},
@@ -201,11 +212,7 @@ def test_invalid_preferences_are_refused_and_change_nothing(
     bob, _ = resident_add(community=community, username="bob", email="b@example.org")
     with pytest.raises(BadRequest):
         preferences_update(user=bob, changes=changes)
-    assert preferences_update(user=bob, changes={}) == {
-        "email": True,
-        "email_include_text": True,
-        "language": "fr",
-    }
+    assert preferences_update(user=bob, changes={}) == DEFAULTS
 
 
 @pytest.mark.django_db
@@ -215,7 +222,7 @@ def test_preferences_patch_keeps_the_other_fields() -> None:
     bob, _ = resident_add(community=community, username="bob", email="b@example.org")
     preferences_update(user=bob, changes={"language": "en"})
     result = preferences_update(user=bob, changes={"email": False})
-    assert result == {"email": False, "email_include_text": True, "language": "en"}
+    assert result == {**DEFAULTS, "email": False, "language": "en"}
 
 
 @pytest.mark.parametrize("body", ["a" * 5000, "é" * 5000, "🏠" * 5000])

@@ -68,6 +68,7 @@ def write_sends(
                 Stored(
                     message_id=d.message["id"],
                     community_id=d.community_id,
+                    conversation_id=d.message["conversation"],
                     recipient_ids=tuple(
                         uid
                         for uid in d.user_ids

@@ -1,8 +1,24 @@
-// The settings dialog: this device's notifications, e-mail preferences
-// (GET/PATCH /api/me/preferences/) and the interface language.
+// The settings dialog: this device's notifications, the resident's
+// notification preferences (GET/PATCH /api/me/preferences/: e-mail, push,
+// quiet hours and their time zone) and the interface language.
 
 import { t } from "../i18n.js";
+import {
+  DEFAULT_QUIET,
+  initialTimeZone,
+  quietHoursValue,
+  timeZoneChoices,
+  timeZoneLabel,
+} from "../preferences.js";
 import { byId } from "./dom.js";
+
+function browserTimeZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+function supportedTimeZones() {
+  return typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+}
 
 export class SettingsDialog {
   constructor({ api, push, onLanguage, onPreferences }) {
@@ -14,6 +30,12 @@ export class SettingsDialog {
     this.form = byId("settings-form");
     this.email = byId("pref-email");
     this.text = byId("pref-text");
+    this.pushPref = byId("pref-push");
+    this.quiet = byId("pref-quiet");
+    this.quietStart = byId("pref-quiet-start");
+    this.quietEnd = byId("pref-quiet-end");
+    this.timeZone = byId("pref-time-zone");
+    this.remote = [this.email, this.text, this.pushPref, this.quiet];
     this.language = byId("pref-language");
     this.result = byId("settings-result");
     this.pushState = byId("push-state");
@@ -26,8 +48,8 @@ export class SettingsDialog {
       this.save();
     });
     this.pushToggle.addEventListener("click", () => this.togglePush());
+    this.quiet.addEventListener("change", () => this.renderQuiet());
   }
-
 
   async open() {
     this.result.textContent = "";
@@ -39,14 +61,34 @@ export class SettingsDialog {
       this.loaded = prefs;
       this.email.checked = Boolean(prefs.email);
       this.text.checked = Boolean(prefs.email_include_text);
-      this.email.disabled = false;
-      this.text.disabled = false;
+      this.pushPref.checked = prefs.push !== false;
+      this.quiet.checked = Boolean(prefs.quiet_hours);
+      const quiet = prefs.quiet_hours ?? DEFAULT_QUIET;
+      this.quietStart.value = quiet.start;
+      this.quietEnd.value = quiet.end;
+      const known = supportedTimeZones();
+      this.fillTimeZones(known, initialTimeZone(prefs, browserTimeZone(), known), prefs.time_zone);
+      for (const control of this.remote) control.disabled = false;
       this.onPreferences(prefs);
     } catch {
       this.loaded = null;
-      this.email.disabled = true;
-      this.text.disabled = true;
+      for (const control of this.remote) control.disabled = true;
       this.result.textContent = t("settings.loadError");
+    }
+    this.renderQuiet();
+  }
+
+  fillTimeZones(known, selected, saved) {
+    const names = timeZoneChoices(known, selected, saved);
+    this.timeZone.replaceChildren(...names.map((name) => new Option(timeZoneLabel(name), name)));
+    this.timeZone.value = selected;
+  }
+
+  // The times and the zone matter only with quiet hours on.
+  renderQuiet() {
+    const off = this.loaded === null || !this.quiet.checked;
+    for (const control of [this.quietStart, this.quietEnd, this.timeZone]) {
+      control.disabled = off;
     }
   }
 
@@ -87,13 +129,29 @@ export class SettingsDialog {
     const language = this.language.value;
     const changes = { language };
     if (this.loaded !== null) {
+      const quiet = quietHoursValue({
+        enabled: this.quiet.checked,
+        start: this.quietStart.value,
+        end: this.quietEnd.value,
+      });
+      if (quiet.error) {
+        this.result.textContent = t(quiet.error);
+        (this.quietStart.value ? this.quietEnd : this.quietStart).focus();
+        return;
+      }
       changes.email = this.email.checked;
       changes.email_include_text = this.text.checked;
+      changes.push = this.pushPref.checked;
+      changes.quiet_hours = quiet.value;
+      if (quiet.value) changes.time_zone = this.timeZone.value;
     }
     let saved = true;
     try {
       const prefs = await this.api.savePreferences(changes);
-      if (prefs) this.onPreferences(prefs);
+      if (prefs) {
+        this.loaded = prefs;
+        this.onPreferences(prefs);
+      }
     } catch {
       saved = false;
     }
