@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from ..metrics import NOTIFICATIONS
 from .decision import retry_delay
 from .email import email_batch_abandon, email_batch_send
 from .outcomes import Defer, Outcome, Retry
@@ -22,6 +23,11 @@ QUEUE = "notifications"  # emails
 PUSH_QUEUE = "push"  # served by threads of its own (worker.py)
 
 
+def _counted(kind: str, outcome: str) -> str:
+    NOTIFICATIONS.labels(kind, outcome).inc()
+    return outcome
+
+
 @task(queue_name=QUEUE)
 def send_email_batch(batch_id: int) -> str:
     def later(run_after: datetime) -> object:
@@ -29,11 +35,14 @@ def send_email_batch(batch_id: int) -> str:
         # the same job again.
         return send_email_batch.using(run_after=run_after).enqueue(batch_id)
 
-    return settle(
-        email_batch_send(batch_id=batch_id),
-        again=lambda _retry, run_after: later(run_after),
-        repeat=later,
-        give_up=lambda: email_batch_abandon(batch_id=batch_id),
+    return _counted(
+        "email",
+        settle(
+            email_batch_send(batch_id=batch_id),
+            again=lambda _retry, run_after: later(run_after),
+            repeat=later,
+            give_up=lambda: email_batch_abandon(batch_id=batch_id),
+        ),
     )
 
 
@@ -44,20 +53,25 @@ def send_push(
     attempt: int = 0,
     endpoints: list[str] | None = None,
 ) -> str:
-    return settle(
-        push_deliver(
-            recipient_id=recipient_id,
-            message_id=message_id,
-            attempt=attempt,
-            endpoints=endpoints,
+    return _counted(
+        "push",
+        settle(
+            push_deliver(
+                recipient_id=recipient_id,
+                message_id=message_id,
+                attempt=attempt,
+                endpoints=endpoints,
+            ),
+            again=lambda retry, run_after: send_push.using(run_after=run_after).enqueue(
+                recipient_id, message_id, retry.attempts, list(retry.remaining)
+            ),
+            repeat=lambda run_after: send_push.using(run_after=run_after).enqueue(
+                recipient_id, message_id, attempt, endpoints
+            ),
+            give_up=lambda: push_abandon(
+                recipient_id=recipient_id, message_id=message_id
+            ),
         ),
-        again=lambda retry, run_after: send_push.using(run_after=run_after).enqueue(
-            recipient_id, message_id, retry.attempts, list(retry.remaining)
-        ),
-        repeat=lambda run_after: send_push.using(run_after=run_after).enqueue(
-            recipient_id, message_id, attempt, endpoints
-        ),
-        give_up=lambda: push_abandon(recipient_id=recipient_id, message_id=message_id),
     )
 
 

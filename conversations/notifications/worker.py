@@ -39,6 +39,7 @@ from django_tasks_db.models import DBTaskResult
 from ..maintenance import Schedule
 from ..models import Revocation, WorkerHeartbeat
 from .tasks import PUSH_QUEUE, QUEUE
+from .worker_metrics import serve as serve_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ def run_worker(
         counts[QUEUE],
         counts[PUSH_QUEUE],
     )
+    serve_metrics(settings.NOTIFY_METRICS_PORT)
     connection.close()  # the main thread only waits from here on
     try:
         threads.run()

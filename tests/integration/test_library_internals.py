@@ -903,3 +903,22 @@ def test_smtp_backend_sends_bytes_through_its_connection_class() -> None:
         "Django", f"sendmail got {type(sent[0]).__name__}, not the message bytes", DKIM
     )
     assert b"Subject: Sujet" in sent[0]
+
+
+def test_django_tasks_db_stores_no_run_after_as_the_maximal_date() -> None:
+    """notify_worker's queue gauges (conversations/notifications/
+    worker_metrics.py) read a job without run_after as due since enqueued:
+    django-tasks-db must still store it with get_date_max() and count it in
+    ready()."""
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    assert get_date_max().year == 9999, broke(
+        "django-tasks-db",
+        "get_date_max() is no longer year 9999",
+        "conversations/notifications/worker_metrics.py QueueCollector",
+    )
+    assert hasattr(DBTaskResult.objects, "ready"), broke(
+        "django-tasks-db",
+        "DBTaskResult.objects.ready() is gone",
+        "conversations/notifications/worker_metrics.py QueueCollector",
+    )
