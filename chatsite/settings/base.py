@@ -321,11 +321,13 @@ LOGGING = {
     "filters": {"redact_secret_paths": {"()": "chatsite.logfilters.RedactSecretPaths"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "chatsite.logfilters.JsonLines"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            # LOG_FORMAT=json: one JSON object per line, for a log shipper.
+            "formatter": "json" if env_str("LOG_FORMAT") == "json" else "plain",
             "filters": ["redact_secret_paths"],
         }
     },
