@@ -217,3 +217,32 @@ def test_batch_of_sends_costs_the_queries_of_one(
     assert len(fan_outs) == 20
     ids = [o.message["id"] for o in outcomes if isinstance(o, SendResult)]
     assert ids == sorted(ids)
+
+
+def test_a_batch_across_many_communities_costs_no_more_queries(
+    django_assert_max_num_queries: AssertMaxQueries,
+    make_community: Callable[..., Community],
+    make_resident: Callable[..., User],
+) -> None:
+    """Group commit over ten communities (one send each, to a neighbour
+    already written to): the same fixed count as one community; no query
+    per community (the members and the locks are read in one statement)."""
+    requests = []
+    for n in range(10):
+        place = make_community(f"quartier-{n}", f"Quartier {n}")
+        writer = make_resident(place, f"w{n}")
+        make_resident(place, f"r{n}")
+        message_send(
+            SendRequest.of(
+                writer, place, client_id=f"first-{n}", body="x", to=(f"r{n}",)
+            )
+        )
+        requests.append(
+            SendRequest.of(
+                writer, place, client_id=f"next-{n}", body="y", to=(f"r{n}",)
+            )
+        )
+    with django_assert_max_num_queries(16):
+        outcomes, deliveries = message_send_many(requests, presence={})
+    assert all(isinstance(o, SendResult) and o.created for o in outcomes)
+    assert len(deliveries) == 10

@@ -18,7 +18,6 @@ from ...models import (
     Membership,
     Message,
     Participant,
-    User,
 )
 from ...selectors.attachments import UNUSED_UPLOAD_LIFETIME
 from ...selectors.messages import message_objects
@@ -56,21 +55,16 @@ def send_facts(requests: list[SendRequest]) -> SendFacts:
             ).values_list("pk", "community_id", "last_message_id")
         }
         facts.participants = conversation_people(set(facts.conversations))
-    for community_id in {r.community_id for r in fresh if r.to is not None}:
-        names = {
-            name
-            for r in fresh
-            if r.community_id == community_id and r.to is not None
-            for name in r.to
-        }
-        facts.members[community_id] = dict(
-            User.objects.filter(
-                username__in=names,
-                is_active=True,
-                memberships__community_id=community_id,
-                memberships__status=Membership.Status.ACTIVE,
-            ).values_list("username", "id")
-        )
+    named = [r for r in fresh if r.to is not None]
+    if named:
+        # One query for every community of the batch.
+        for community_id, username, user_id in Membership.objects.filter(
+            community_id__in={r.community_id for r in named},
+            user__username__in={name for r in named for name in r.to or ()},
+            user__is_active=True,
+            status=Membership.Status.ACTIVE,
+        ).values_list("community_id", "user__username", "user_id"):
+            facts.members.setdefault(community_id, {})[username] = user_id
     sets = [recipient_sets(r, facts) for r in fresh if r.to is not None]
     _read_by_key(facts, [s for group in sets if isinstance(group, list) for s in group])
     everyone = {p.id for people in facts.participants.values() for p in people}

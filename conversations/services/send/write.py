@@ -59,8 +59,7 @@ def write_sends(
     deliveries: list[Delivery] = []
     if rows:
         rows = _create_conversations(rows)
-        for community_id in sorted({row.target.community_id for row in rows}):
-            lock_community(community_id)
+        lock_communities({row.target.community_id for row in rows})
         messages, deliveries = _insert(requests, facts, rows)
         outcomes.update(messages)
         outbox_add(
@@ -268,9 +267,18 @@ def lock_community(community_id: int) -> None:
     delivered, a client resuming after 13 would never see 12. On SQLite the
     IMMEDIATE transaction already holds the database write lock.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)",
-                [SEND_LOCK_NAMESPACE, community_id % (2**31)],
-            )
+    lock_communities({community_id})
+
+
+def lock_communities(community_ids: set[int]) -> None:
+    """`lock_community` for several, in one round trip, always in the same
+    order (ascending) so that two batches cannot deadlock."""
+    if connection.vendor != "postgresql" or not community_ids:
+        return
+    keys = sorted({community_id % (2**31) for community_id in community_ids})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, key)) "
+            "FROM (SELECT unnest(%s::int[]) AS key ORDER BY 1) AS ordered",
+            [SEND_LOCK_NAMESPACE, keys],
+        )
