@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
@@ -172,6 +173,15 @@ def resident_add(
 
     Returns the user and whether anything was created (user or membership).
     """
+    # Password hashing is slow on purpose: do it before the transaction (on
+    # SQLite a transaction holds the database's write lock from its start),
+    # and not at all for the password the resident already has, so that a
+    # repeated import neither rehashes nor counts as a password change.
+    new_hash = None
+    if password:
+        existing = User.objects.filter(username=username).first()
+        if existing is None or not existing.check_password(password):
+            new_hash = make_password(password)
     with transaction.atomic():
         user, user_created = User.objects.get_or_create(
             username=username, defaults={"email": email}
@@ -183,10 +193,10 @@ def resident_add(
         if display_name is not None and user.display_name != display_name:
             user.display_name = display_name
             fields.append("display_name")
-        if password:
-            user.set_password(password)
+        if new_hash is not None:
+            user.password = new_hash
             fields.append("password")
-        elif user_created:
+        elif user_created and not password:
             user.set_unusable_password()
             fields.append("password")
         if fields:

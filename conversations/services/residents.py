@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
 
 from ..models import Community, User
 from .access import resident_add
@@ -98,8 +97,10 @@ def residents_import_csv(*, community: Community, text: str) -> ImportReport:
             password=values.get("password") or None,
         )
         try:
-            with transaction.atomic():
-                outcome = resident_import_row(community=community, row=row)
+            # A row is refused before anything is written, and resident_add
+            # is one transaction: no transaction here, so that the password
+            # hash is computed outside any (see resident_add).
+            outcome = resident_import_row(community=community, row=row)
         except RowError as error:
             report.rejected.append((line, str(error)))
             continue

@@ -301,3 +301,31 @@ def test_suspendresident_suspends_and_writes_revocation(bourg: Community) -> Non
     out, _ = run("suspendresident", "bourg-centre", "bob", "--reactivate")
     assert "Reactivated" in out
     assert Membership.objects.get(user__username="bob").is_active
+
+
+@pytest.mark.django_db
+def test_adding_a_resident_again_with_the_same_password_changes_nothing() -> None:
+    """An idempotent re-import: the stored hash stays, no revocation is
+    written, no "password changed" enters the resident's history."""
+    from conversations.models import AccountEvent, Revocation
+    from conversations.services.access import community_create, resident_add
+
+    community, _ = community_create(slug="q", name="Q")
+    user, _ = resident_add(
+        community=community,
+        username="ana",
+        email="a@example.org",
+        password="pw-Ana-42!",
+    )
+    stored = user.password
+    revocations = Revocation.objects.count()
+    resident_add(
+        community=community,
+        username="ana",
+        email="a@example.org",
+        password="pw-Ana-42!",
+    )
+    user.refresh_from_db()
+    assert user.password == stored
+    assert Revocation.objects.count() == revocations
+    assert not AccountEvent.objects.filter(user=user, kind="password_changed").exists()
