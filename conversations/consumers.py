@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
+from collections import deque
 from typing import Any
 
 from autobahn.exception import Disconnected
@@ -30,6 +32,7 @@ from .models import Community, User
 from .notifications.outbox import outbox_add_missed
 from .presence import get_presence, read_snapshot_async
 from .ratelimit import TokenBucket
+from .router import Routed
 from .selectors.access import membership_get_active
 from .selectors.messages import messages_in_conversation_after, sync_page
 from .send_queue import send_queue
@@ -38,7 +41,7 @@ from .services.editing import message_delete, message_edit
 from .services.messages import message_mark_read
 from .services.send import SendRequest
 from .services.typing import typing_recipients
-from .sockets import local_sockets, now_timestamp, revocation_covers
+from .sockets import local_sockets, now_timestamp, revocation_covers, router
 from .wire import frames
 from .wire.schema import MessageObject
 
@@ -52,12 +55,19 @@ CLOSE_SLOW_READER = 4408
 class CommunityConsumer(AsyncWebsocketConsumer):
     """One resident's socket in one community (one browser tab)."""
 
+    # No layer channel of its own: this process's router (router.py)
+    # receives every event once and calls `routed` on the sockets it is for.
+    channel_layer_alias = "none"
+
     user: User
     community: Community
     revoked = False
     registered = False
     budget: OutboundBudget | None = None
     overflowed = False
+    # Events waiting while an earlier one fetches a gap from the database:
+    # a socket's events are handled one after the other, in order.
+    backlog: deque[dict[str, Any]] | None = None
 
     # Private API, pinned by tests/integration/test_library_internals.py.
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -78,6 +88,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         """Accept only an active member, on a session, from an allowed Origin."""
         self.connected_at = now_timestamp()
+        self.channel_name = f"socket.{uuid.uuid4().hex}"
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close()
@@ -103,12 +114,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         self.tracker = DeliveryTracker()
         self.carried = Carried()
         self.error_bucket = TokenBucket(*settings.CHAT_ERROR_RATE)
-        self.my_groups = [
-            events.user_group(self.user_id),
-            events.user_community_group(self.user_id, self.community_id),
-        ]
-        for group in self.my_groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        await router.start()
         local_sockets.add(self)
         self.registered = True
         metrics.SOCKETS_OPEN.inc()
@@ -136,11 +142,6 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         self.expiry.cancel()
         metrics.SOCKETS_OPEN.dec()
         local_sockets.remove(self)
-        for group in self.my_groups:
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception as error:
-                logger.warning("group_discard failed: %r", error)
         await get_presence().closed(self.channel_name, self.user_id, self.community_id)
         horizon = time.monotonic() - settings.NOTIFY_DISCONNECT_GRACE_SECONDS
         carried = self.carried.since(horizon)
@@ -268,18 +269,12 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             community_id=self.community_id,
             conversation_id=command.conversation,
         )
-        try:
-            await events.group_send_many(
-                events.groups_of(recipients, self.community_id),
-                {
-                    "type": "typing",
-                    "conversation": command.conversation,
-                    "user": self.user.username,
-                },
-            )
-        except Exception as error:
-            metrics.LAYER_ERRORS.labels("typing").inc()
-            logger.warning("typing fan-out failed: %r", error)
+        typing = {
+            "type": "typing",
+            "conversation": command.conversation,
+            "user": self.user.username,
+        }
+        await events.fan_out([Routed(tuple(recipients), self.community_id, typing)])
 
     async def on_sync(self, command: protocol.Sync) -> None:
         """Replay what was missed after `after` (and `since_rev`), one batch."""
@@ -325,7 +320,38 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         for message in missing:
             await self.deliver(message)
 
-    # Channel layer events: one method per event type.
+    # Layer events, handed over by this process's router: one method per
+    # event type.
+
+    async def routed(self, event: dict[str, Any]) -> None:
+        """An event for this socket, in order: while an earlier one waits for
+        the database (a gap to fill), later ones queue behind it."""
+        if self.backlog is not None:
+            self.backlog.append(event)
+            return
+        if event.get("type") == "message.new" and self._needs_fill(event):
+            self.backlog = deque([event])
+            asyncio.get_running_loop().create_task(self._drain())
+            return
+        await self.dispatch(event)
+
+    def _needs_fill(self, event: dict[str, Any]) -> bool:
+        return isinstance(
+            self.tracker.on_event(
+                event["conversation"], event["id"], event["previous_id"]
+            ),
+            Fill,
+        )
+
+    async def _drain(self) -> None:
+        """Handle the queued events one by one, then go back to inline."""
+        try:
+            while self.backlog:
+                await self.dispatch(self.backlog.popleft())
+        except Exception:
+            logger.exception("socket event failed")
+        finally:
+            self.backlog = None
 
     async def message_new(self, event: dict[str, Any]) -> None:
         """Deliver a committed message, in conversation order, once."""

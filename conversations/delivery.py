@@ -48,7 +48,8 @@ class DeliveryTracker:
     def on_event(
         self, conversation: int, message_id: int, previous_id: int
     ) -> Decision:
-        """Decide what to do with a live `message.new` for this socket."""
+        """Decide what to do with a live `message.new` for this socket
+        (changes nothing: `delivered` records what was sent)."""
         base = self._base(conversation)
         if base is None:
             return Deliver()

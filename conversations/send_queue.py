@@ -69,9 +69,9 @@ class SendQueue:
             # Committed: now tell the other sockets.
             origins = {(r.sender_username, r.client_id): o for r, o, _ in batch}
             await events.fan_out(
-                fan_out
+                item
                 for delivery in deliveries
-                for fan_out in events.message_new_fan_outs(
+                for item in events.message_new_items(
                     [delivery],
                     origin=origins.get(
                         (delivery.message["sender"], delivery.message["client_id"])

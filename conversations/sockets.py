@@ -16,6 +16,7 @@ from typing import Protocol
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from .router import Router
 from .selectors.access import revocations_since
 
 logger = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ def revocation_covers(
 
 
 local_sockets = LocalSockets()
+router = Router(local_sockets)
 
 
 def now_timestamp() -> float:

@@ -11,7 +11,6 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from conversations.errors import Blocked, Forbidden, NotFound, NotMember
-from conversations.events import user_community_group
 from conversations.models import (
     Block,
     Community,
@@ -21,6 +20,7 @@ from conversations.models import (
     Participant,
     User,
 )
+from conversations.router import PROCESS_GROUP
 from conversations.services.access import membership_remove, membership_suspend
 from conversations.services.messages import message_mark_read
 
@@ -344,27 +344,27 @@ def test_fan_out_reaches_exactly_the_participants_after_commit(
     community: Community,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
-    """message.new waits for the commit, then reaches the participants' groups
-    in this community and nobody else's."""
+    """message.new waits for the commit, then one layer message reaches every
+    server process, naming exactly the participants in this community."""
     layer = get_channel_layer()
     assert layer is not None
     async_to_sync(layer.flush)()
-    channels: dict[str, str] = {}
-    for user in (alice, bob, mallory):
-        channels[user.username] = async_to_sync(layer.new_channel)()
-        group = user_community_group(user.pk, community.pk)
-        async_to_sync(layer.group_add)(group, channels[user.username])
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(PROCESS_GROUP, channel)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         result = send(alice, "Salut", to=["bob"], client_id="fan-1")
     assert len(callbacks) == 1
-    assert not any(has_pending(layer, c) for c in channels.values())
+    assert not has_pending(layer, channel)
     callbacks[0]()
-    for name in ("alice", "bob"):
-        event = async_to_sync(layer.receive)(channels[name])
-        assert event["type"] == "message.new"
-        frame = json.loads(event["frame"])
-        assert frame == {"type": "message.new", "message": result.message}
-    assert not has_pending(layer, channels["mallory"])
+    message = async_to_sync(layer.receive)(channel)
+    (item,) = message["items"]
+    assert sorted(item["users"]) == sorted([alice.pk, bob.pk])
+    assert mallory.pk not in item["users"]
+    assert item["community"] == community.pk
+    assert item["event"]["type"] == "message.new"
+    frame = json.loads(item["event"]["frame"])
+    assert frame == {"type": "message.new", "message": result.message}
+    assert not has_pending(layer, channel)
     async_to_sync(layer.flush)()
 
 

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conversations.events import user_community_group, user_group
 from conversations.services.send import participant_key
 from conversations.wire.frames import format_timestamp
 
@@ -52,13 +51,6 @@ def test_timestamp_round_trips(moment: datetime) -> None:
     text = format_timestamp(moment)
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     assert parsed == moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def test_group_names_are_per_user_and_per_community() -> None:
-    """Group names separate residents and communities."""
-    assert user_group(7) == "user.7"
-    assert user_community_group(7, 3) == "user.7.community.3"
-    assert user_community_group(7, 3) != user_community_group(3, 7)
 
 
 def test_participant_key_ignores_order_and_duplicates() -> None:

@@ -17,6 +17,8 @@ PROTOCOL_DOC = (REPO / "docs" / "protocol.md").read_text(encoding="utf-8")
 ASYNCAPI_FILE = REPO / "docs" / "asyncapi.json"
 # Layer events that are not frames: internal signals between processes.
 INTERNAL_EVENTS = {"access.revoked"}
+# The router's layer message: a batch of the events above (router.py).
+ROUTER_ENVELOPE = {"route"}
 # The Web Push payload's own `type`, read by the service worker (frontend/sw.js).
 PUSH_PAYLOAD_TYPES = {"message"}
 # ASGI messages to the HTTP server (conversations/upload_guard.py), not frames.
@@ -75,6 +77,7 @@ def test_every_type_the_code_sends_is_declared() -> None:
         *CLIENT_FRAMES,
         *SERVER_FRAMES,
         *INTERNAL_EVENTS,
+        *ROUTER_ENVELOPE,
         *PUSH_PAYLOAD_TYPES,
         *ASGI_MESSAGES,
     }
@@ -84,6 +87,12 @@ def test_every_type_the_code_sends_is_declared() -> None:
 def test_every_layer_event_has_its_consumer_method() -> None:
     """Channels calls `message_new` for "message.new": each server frame sent
     through the layer, and each internal event, has its method."""
-    for event in {"message.new", "receipt", "typing", *INTERNAL_EVENTS}:
+    for event in {
+        "message.new",
+        "message.updated",
+        "receipt",
+        "typing",
+        *INTERNAL_EVENTS,
+    }:
         method = event.replace(".", "_")
         assert callable(getattr(consumers.CommunityConsumer, method, None)), event

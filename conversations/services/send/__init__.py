@@ -85,6 +85,6 @@ def message_send(request: SendRequest, *, via: str = "http") -> SendResult:
     metrics.MESSAGES_STORED.labels(via).inc(len(deliveries))
     # Outside an atomic block this runs at once (we have committed); inside
     # one, after the outer commit.
-    fan_outs = events.message_new_fan_outs(deliveries, origin=None)
-    transaction.on_commit(partial(events.fan_out_sync, fan_outs))
+    items = events.message_new_items(deliveries, origin=None)
+    transaction.on_commit(partial(events.fan_out_sync, items))
     return outcome
