@@ -303,6 +303,11 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 # notify_worker serves its own metrics on this port (0: not at all).
 NOTIFY_METRICS_PORT = env_int("NOTIFY_METRICS_PORT", 0)
 
+# On PostgreSQL, how many batches of sends one server process writes side by
+# side (each lane a thread with its own connection; a community always uses
+# the same lane). SQLite always uses one.
+CHAT_SEND_LANES = env_int("CHAT_SEND_LANES", 4)
+
 # Sockets one resident may hold on one server process (tabs, devices).
 CHAT_MAX_SOCKETS_PER_RESIDENT = env_int("CHAT_MAX_SOCKETS_PER_RESIDENT", 20)
 # Bytes that may wait for a client that stopped reading, then close 4408; it
