@@ -93,7 +93,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close()
             return
-        if not resident_limits.allow("connect", user.pk) or (
+        if not await resident_limits.allow_async("connect", user.pk) or (
             len(local_sockets.of_user(user.pk))
             >= settings.CHAT_MAX_SOCKETS_PER_RESIDENT
         ):
@@ -215,7 +215,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
     async def on_send(self, command: protocol.SendMessage) -> None:
         """Store the message (group commit), then ack this socket."""
         started = time.monotonic()
-        if not resident_limits.allow("send", self.user_id):
+        if not await resident_limits.allow_async("send", self.user_id):
             metrics.SENDS.labels("refused").inc()
             raise RateLimited(
                 "Too many messages; slow down.", client_id=command.client_id
@@ -262,7 +262,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
 
     async def on_typing(self, command: protocol.Typing) -> None:
         """Tell the other participants who may hear of it."""
-        if not resident_limits.allow("typing", self.user_id):
+        if not await resident_limits.allow_async("typing", self.user_id):
             raise RateLimited("Too many typing frames.")
         recipients = await database_sync_to_async(typing_recipients)(
             user_id=self.user_id,
@@ -278,7 +278,7 @@ class CommunityConsumer(AsyncWebsocketConsumer):
 
     async def on_sync(self, command: protocol.Sync) -> None:
         """Replay what was missed after `after` (and `since_rev`), one batch."""
-        if not resident_limits.allow("sync", self.user_id):
+        if not await resident_limits.allow_async("sync", self.user_id):
             raise RateLimited("Too many sync requests; slow down.")
         page = await database_sync_to_async(sync_page)(
             user_id=self.user_id,
