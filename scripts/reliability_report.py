@@ -27,6 +27,11 @@ SCENARIOS: list[tuple[str, str]] = [
     ("fault_postgres_stopped", "Private PostgreSQL stopped for about 3 s"),
     ("client_drop_before_ack", "Client drops right after a send, before the ack"),
     ("slow_reader", "A participant's client stops reading during a burst"),
+    (
+        "slow_reader_sync_flood",
+        "One client asks for 30 MB with 60 syncs and reads nothing, then reads",
+    ),
+    ("slow_readers_fifty", "Fifty clients flood sync and read nothing"),
     ("idempotency_race_sqlite", "50 racing sends of one client_id, SQLite"),
     ("idempotency_race_postgres", "50 racing sends of one client_id, PostgreSQL"),
     ("access_property", "Generated worlds: nothing reaches non-participants"),
