@@ -129,11 +129,12 @@ def test_message_send_resend_query_count(
     crowd: list[User],
     community: Community,
 ) -> None:
-    """A resend of a known client_id answers in two reads (inside the send
-    transaction, so BEGIN and COMMIT count too)."""
+    """A resend of a known client_id answers in three reads (inside the send
+    transaction, so BEGIN and COMMIT count too): the ids every batch checks
+    with a written-out statement, then the rows and their participants."""
     send(alice, to=[u.username for u in crowd], client_id="q-3")
     request = SendRequest.of(alice, community, client_id="q-3", body="x", to=("bob",))
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):
         result = message_send(request)
     assert not result.created
 

@@ -8,20 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from ...models import (
-    Attachment,
-    Block,
-    Conversation,
-    Membership,
-    Message,
-    Participant,
-)
+from ...models import Attachment, Message
 from ...selectors.attachments import UNUSED_UPLOAD_LIFETIME
 from ...selectors.messages import message_objects
 from ...wire.schema import MessageObject
+from . import sql
 from .facts import (
     ConversationFacts,
     Person,
@@ -39,37 +32,32 @@ def send_facts(requests: list[SendRequest]) -> SendFacts:
     fresh = [r for r in requests if (r.sender_id, r.client_id) not in facts.existing]
     if not fresh:
         return facts
-    facts.active_senders = set(
-        Membership.objects.filter(
-            user_id__in={r.sender_id for r in fresh},
-            community_id__in={r.community_id for r in fresh},
-            status=Membership.Status.ACTIVE,
-        ).values_list("user_id", "community_id")
+    facts.active_senders = sql.active_memberships(
+        sorted({r.sender_id for r in fresh}), sorted({r.community_id for r in fresh})
     )
-    wanted = {r.conversation_id for r in fresh if r.conversation_id is not None}
+    wanted = sorted({r.conversation_id for r in fresh if r.conversation_id is not None})
     if wanted:
         facts.conversations = {
-            pk: ConversationFacts(pk, community_id, last_id or 0)
-            for pk, community_id, last_id in Conversation.objects.filter(
-                pk__in=wanted
-            ).values_list("pk", "community_id", "last_message_id")
+            pk: ConversationFacts(pk, community_id, last_id)
+            for pk, community_id, last_id in sql.conversations(wanted)
         }
         facts.participants = conversation_people(set(facts.conversations))
     named = [r for r in fresh if r.to is not None]
     if named:
         # One query for every community of the batch.
-        for community_id, username, user_id in Membership.objects.filter(
-            community_id__in={r.community_id for r in named},
-            user__username__in={name for r in named for name in r.to or ()},
-            user__is_active=True,
-            status=Membership.Status.ACTIVE,
-        ).values_list("community_id", "user__username", "user_id"):
+        for community_id, username, user_id in sql.active_members(
+            sorted({r.community_id for r in named}),
+            sorted({name for r in named for name in r.to or ()}),
+        ):
             facts.members.setdefault(community_id, {})[username] = user_id
     sets = [recipient_sets(r, facts) for r in fresh if r.to is not None]
     _read_by_key(facts, [s for group in sets if isinstance(group, list) for s in group])
     everyone = {p.id for people in facts.participants.values() for p in people}
     everyone.update(uid for names in facts.members.values() for uid in names.values())
-    _read_blocks(facts, {r.sender_id for r in fresh}, everyone)
+    if everyone:
+        facts.blocks = sql.blocks(
+            sorted({r.sender_id for r in fresh}), sorted(everyone)
+        )
     wanted_uploads = {pk for r in fresh for pk in r.attachment_ids}
     if wanted_uploads:
         facts.uploads = {
@@ -89,62 +77,36 @@ def _read_by_key(facts: SendFacts, sets: list[RecipientSet]) -> None:
     keys = {(s.community_id, s.key) for s in sets}
     if not keys:
         return
-    for pk, community_id, key, last_id in Conversation.objects.filter(
-        community_id__in={k[0] for k in keys},
-        participant_key__in={k[1] for k in keys},
-    ).values_list("pk", "community_id", "participant_key", "last_message_id"):
+    for pk, community_id, key, last_id in sql.conversations_by_key(
+        sorted({k[0] for k in keys}), sorted({k[1] for k in keys})
+    ):
         if (community_id, key) in keys:
             facts.by_key[(community_id, key)] = ConversationFacts(
-                pk, community_id, last_id or 0
+                pk, community_id, last_id
             )
-
-
-def _read_blocks(facts: SendFacts, senders: set[int], everyone: set[int]) -> None:
-    """Who among `everyone` blocks one of the `senders`."""
-    if senders and everyone:
-        facts.blocks = set(
-            Block.objects.filter(
-                blocked_id__in=senders, blocker_id__in=everyone
-            ).values_list("blocker_id", "blocked_id")
-        )
 
 
 def conversation_people(conversation_ids: set[int]) -> dict[int, list[Person]]:
     """Each conversation's participants, sorted by username, with whether each
     may still receive its messages (one query)."""
     result: dict[int, list[Person]] = defaultdict(list)
-    active_member = Membership.objects.filter(
-        user_id=OuterRef("user_id"),
-        community_id=OuterRef("conversation__community_id"),
-        status=Membership.Status.ACTIVE,
-    )
-    rows = (
-        Participant.objects.filter(conversation_id__in=conversation_ids)
-        .annotate(member=Exists(active_member))
-        .order_by("user__username")
-        .values_list(
-            "conversation_id", "user_id", "user__username", "user__is_active", "member"
-        )
-    )
-    for conversation_id, user_id, username, is_active, member in rows:
-        result[conversation_id].append(
-            Person(user_id, username, reachable=bool(is_active and member))
-        )
+    for conversation_id, user_id, username, reachable in sql.participants(
+        sorted(conversation_ids)
+    ):
+        result[conversation_id].append(Person(user_id, username, reachable))
     return dict(result)
 
 
 def _existing(requests: list[SendRequest]) -> dict[tuple[int, str], SendResult]:
     """What a resend answers: every copy the first send stored, in order."""
-    keys = {(r.sender_id, r.client_id) for r in requests}
-    rows = [
-        m
-        for m in Message.objects.select_related("sender", "community")
-        .filter(sender_id__in={k[0] for k in keys}, client_id__in={k[1] for k in keys})
-        .order_by("copy")
-        if (m.sender_id, m.client_id) in keys
-    ]
-    if not rows:
+    ids = sql.stored_ids({(r.sender_id, r.client_id) for r in requests})
+    if not ids:
         return {}
+    rows = list(
+        Message.objects.select_related("sender", "community")
+        .filter(pk__in=ids)
+        .order_by("copy")
+    )
     copies: dict[tuple[int, str], list[MessageObject]] = defaultdict(list)
     for m, payload in zip(rows, message_objects(rows), strict=True):
         copies[(m.sender_id, m.client_id)].append(payload)

@@ -14,11 +14,12 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from ...errors import ChatError
-from ...models import Attachment, Conversation, Message, Participant
+from ...models import Attachment, Conversation, Participant
 from ...notifications.outbox import PresenceSnapshot, Stored, outbox_add
 from ...selectors.messages import attachment_object
 from ...wire.frames import message_object
 from ...wire.schema import AttachmentObject, MessageObject
+from . import sql
 from .checks import Placement, Plan, Repeat, Target
 from .facts import SendFacts
 from .requests import Delivery, SendRequest, SendResult
@@ -129,12 +130,7 @@ def _latest_ids(rows: list[_Row]) -> dict[int, int]:
     PostgreSQL (a concurrent batch may have added one since the checks)."""
     latest = {_placed(r.target): r.target.previous_id for r in rows}
     if connection.vendor == "postgresql":
-        latest.update(
-            (pk, last or 0)
-            for pk, last in Conversation.objects.filter(pk__in=latest).values_list(
-                "pk", "last_message_id"
-            )
-        )
+        latest.update((pk, last) for pk, _, last in sql.conversations(sorted(latest)))
     return latest
 
 
@@ -145,37 +141,39 @@ def _insert(
 ) -> tuple[dict[int, Outcome], list[Delivery]]:
     now = timezone.now()
     latest = _latest_ids(rows)
-    messages = Message.objects.bulk_create(
-        Message(
-            conversation_id=_placed(row.target),
-            community_id=requests[row.index].community_id,
-            sender_id=requests[row.index].sender_id,
-            client_id=requests[row.index].client_id,
-            copy=row.target.copy,
-            body=requests[row.index].body,
-            sent_at=now,
-            attachment_count=len(requests[row.index].attachment_ids),
-        )
-        for row in rows
+    ids = sql.insert_messages(
+        [
+            {
+                "conversation_id": _placed(row.target),
+                "community_id": requests[row.index].community_id,
+                "sender_id": requests[row.index].sender_id,
+                "client_id": requests[row.index].client_id,
+                "copy": row.target.copy,
+                "body": requests[row.index].body,
+                "attachment_count": len(requests[row.index].attachment_ids),
+            }
+            for row in rows
+        ],
+        now,
     )
-    attachments = _attach(requests, facts, rows, messages)
+    attachments = _attach(requests, facts, rows, ids)
     copies: dict[int, list[tuple[MessageObject, int]]] = {}
     deliveries: list[Delivery] = []
-    for row, message in zip(rows, messages, strict=True):
+    for row, message_id in zip(rows, ids, strict=True):
         request, target = requests[row.index], row.target
         conversation_id = _placed(target)
         previous_id = latest[conversation_id]
-        latest[conversation_id] = message.pk
+        latest[conversation_id] = message_id
         payload = message_object(
-            id=message.pk,
+            id=message_id,
             conversation=conversation_id,
             community=request.community_slug,
             sender=request.sender_username,
             participants=[person.username for person in target.people],
-            body=message.body,
+            body=request.body,
             sent_at=now,
-            client_id=message.client_id,
-            attachments=attachments.get(message.pk),
+            client_id=request.client_id,
+            attachments=attachments.get(message_id),
         )
         copies.setdefault(row.index, []).append((payload, previous_id))
         deliveries.append(
@@ -207,12 +205,12 @@ def _attach(
     requests: list[SendRequest],
     facts: SendFacts,
     rows: list[_Row],
-    messages: list[Message],
+    message_ids: list[int],
 ) -> dict[int, list[AttachmentObject]]:
     """Give the uploads to their messages: the first copy takes the rows,
     later copies get rows of their own that point at the same stored files."""
     result: dict[int, list[AttachmentObject]] = {}
-    for row, message in zip(rows, messages, strict=True):
+    for row, message_id in zip(rows, message_ids, strict=True):
         upload_ids = requests[row.index].attachment_ids
         if not upload_ids:
             continue
@@ -220,7 +218,7 @@ def _attach(
         if row.target.copy == 0:
             taken = Attachment.objects.filter(
                 pk__in=upload_ids, message__isnull=True
-            ).update(message_id=message.pk)
+            ).update(message_id=message_id)
             if taken != len(upload_ids):
                 # A concurrent send took one of them first: retried alone,
                 # this send then meets bad_attachment.
@@ -228,9 +226,9 @@ def _attach(
             owned = uploads
         else:
             owned = Attachment.objects.bulk_create(
-                _upload_copy(upload, message_id=message.pk) for upload in uploads
+                _upload_copy(upload, message_id=message_id) for upload in uploads
             )
-        result[message.pk] = [attachment_object(upload) for upload in owned]
+        result[message_id] = [attachment_object(upload) for upload in owned]
     return result
 
 
