@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import orjson
 from django.db.models import QuerySet
 
 from ..models import Attachment, Message, Participant
@@ -187,7 +187,7 @@ def _visible(user_id: int, community_id: int) -> QuerySet[Message]:
 
 
 def _size(message: MessageObject) -> int:
-    return len(json.dumps(message, ensure_ascii=False).encode())
+    return len(orjson.dumps(message))
 
 
 def _cut(
