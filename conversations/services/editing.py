@@ -45,7 +45,7 @@ def message_edit(
         message.edited_at = timezone.now()
         message.rev = revs_next()[0]
         message.save(update_fields=["body", "edited_at", "rev"])
-        return _announce(message, community)
+        return message_updated_announce(message, community)
 
 
 def message_delete(
@@ -57,7 +57,7 @@ def message_delete(
         if message.deleted:
             return _object(message, community)
         attachment_files_delete(message_erase(message))  # after commit
-        return _announce(message, community)
+        return message_updated_announce(message, community)
 
 
 def message_erase(message: Message) -> list[str]:
@@ -108,8 +108,10 @@ def _object(message: Message, community: Community) -> MessageObject:
     return message_objects([message], community_slug=community.slug)[0]
 
 
-def _announce(message: Message, community: Community) -> MessageObject:
-    """The new state, sent to every socket of the participants on commit."""
+def message_updated_announce(message: Message, community: Community) -> MessageObject:
+    """The new state, sent to every socket of the participants on commit
+    (`message.sender` loaded). Also for changes made by others than the
+    sender: an account erasure (services/erasure.py)."""
     payload = _object(message, community)
     events.send_on_commit(
         {
