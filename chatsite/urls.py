@@ -5,13 +5,14 @@ from django.views.i18n import set_language
 from conversations.accounts.views import throttled_login
 from conversations.api import api
 from conversations.notifications.views import unsubscribe
-from conversations.views import healthz, index, service_worker
+from conversations.views import healthz, index, privacy, service_worker
 
 urlpatterns = [
     path("", index, name="index"),
     path("sw.js", service_worker, name="service-worker"),
     path("i18n/setlang/", set_language, name="language"),
     path("healthz", healthz, name="healthz"),
+    path("confidentialite/", privacy, name="privacy"),
     path("accounts/", include("conversations.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/login/", throttled_login(admin.site.login)),
