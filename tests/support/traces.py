@@ -7,10 +7,33 @@ end-to-end tests can scan a deployment's database from outside.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+
+@contextlib.contextmanager
+def site_cursor(database_url: str) -> Iterator[tuple[Any, str]]:
+    """A cursor on a deployment's database, from outside it, and its vendor
+    ("sqlite" or "postgresql"); committed when the block ends."""
+    if database_url.startswith("sqlite:///"):
+        path = database_url.removeprefix("sqlite:///")
+        connection: Any = sqlite3.connect(path, timeout=30)
+        vendor = "sqlite"
+    else:
+        import psycopg
+
+        connection = psycopg.connect(database_url)
+        vendor = "postgresql"
+    try:
+        cursor = connection.cursor()
+        yield cursor, vendor
+        connection.commit()
+    finally:
+        connection.close()
 
 
 def table_names(cursor: Any, vendor: str) -> list[str]:
