@@ -45,7 +45,7 @@ from ..models import (
 from ..search_index import removed_text_forget
 from .access import resident_revoke_access
 from .attachments import attachment_files_delete
-from .editing import message_erase, message_updated_announce
+from .editing import messages_erase, tombstones_announce
 from .erasure_traces import (
     admin_history_rename,
     queued_jobs_delete,
@@ -222,8 +222,9 @@ def _messages_erase(
     messages: QuerySet[Message], *, limit: int | None = None
 ) -> tuple[int, list[str]]:
     """Make these messages tombstones for everyone, as a deletion by their
-    sender would, each announced as `message.updated`; returns how many and
-    the stored files to delete after commit.
+    sender would (editing.py's messages_erase, in batches), each announced
+    as `message.updated`; returns how many and the stored files to delete
+    after commit.
 
     Takes the send locks of their communities, in id order as the send path
     does, held to the commit: revs then commit in order in each community
@@ -236,12 +237,13 @@ def _messages_erase(
         lock_community(community_id)
     files: list[str] = []
     for start in range(0, len(ids), MESSAGE_BATCH):
-        batch = Message.objects.select_related("sender", "community").filter(
-            pk__in=ids[start : start + MESSAGE_BATCH]
+        batch = list(
+            Message.objects.select_related("sender", "community")
+            .filter(pk__in=ids[start : start + MESSAGE_BATCH])
+            .order_by("pk")
         )
-        for message in batch.order_by("pk"):
-            files += message_erase(message)
-            message_updated_announce(message, message.community)
+        files += messages_erase(batch)
+        tombstones_announce(batch)
     return len(ids), files
 
 

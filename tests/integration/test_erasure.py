@@ -33,6 +33,7 @@ from conversations.models import (
     StoredFileDeletion,
     User,
 )
+from conversations.selectors.messages import sync_page
 from conversations.services.attachments import stored_files_retry
 from conversations.services.editing import message_delete, message_edit
 from conversations.services.erasure import erased_leftovers_erase, resident_erase
@@ -426,3 +427,25 @@ async def test_erasure_closes_the_sockets_and_tells_the_others(
     assert frame["message"]["body"] == ""
     assert frame["message"]["sender"] == f"former-resident-{zeph.pk}"
     assert frame["message"]["participants"] == ["bob", f"former-resident-{zeph.pk}"]
+
+
+def test_tombstones_come_with_new_revs_for_sync(
+    zeph: User, bob: User, community: Community
+) -> None:
+    """Each erased message gets a rev above every id and rev before it, so a
+    client resuming with `since_rev` gets the tombstones in `changed`."""
+    mine = [send_as(zeph, community, token(), ["bob"]) for _ in range(3)]
+    theirs = send_as(bob, community, "reste", ["zephyrine"])
+    resident_erase(user_id=zeph.pk)
+    page = sync_page(
+        user_id=bob.pk,
+        community_id=community.pk,
+        community_slug=community.slug,
+        after=theirs["id"],
+        since_rev=theirs["rev"],
+    )
+    assert page.changed is not None
+    assert [m["id"] for m in page.changed] == [m["id"] for m in mine]
+    assert all(m["deleted"] and m["rev"] > theirs["rev"] for m in page.changed)
+    revs = [m["rev"] for m in page.changed]
+    assert revs == sorted(set(revs))
