@@ -77,6 +77,9 @@ class ResidentAdmin(UserAdmin):
             resident_erase(user_id=user.pk, actor=staff_actor(request))
             for user in users
         ]
+        # The admin's history says who erased which account, by its new name.
+        for user in User.objects.filter(pk__in=[e.user_id for e in erased]):
+            self.log_change(request, user, "Erased the account.")
         self.message_user(
             request,
             f"Erased {len(erased)} accounts: "

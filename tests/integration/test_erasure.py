@@ -383,7 +383,8 @@ def test_the_admin_action_confirms_then_erases(
     zeph: User, staff: User, bob: User
 ) -> None:
     """The action shows a confirmation page naming the residents (never
-    the staff member's own account); confirming erases them."""
+    the staff member's own account); confirming erases them, and the
+    admin's history records who did it, under the new name."""
     client = logged_in(staff)
     chosen = {"action": "erase", "_selected_action": [zeph.pk, staff.pk]}
     page = client.post("/admin/conversations/user/", chosen)
@@ -401,6 +402,11 @@ def test_the_admin_action_confirms_then_erases(
     staff.refresh_from_db()
     assert (zeph.username, zeph.is_active) == (f"former-resident-{zeph.pk}", False)
     assert staff.is_active
+    entry = LogEntry.objects.get(user=staff, object_id=str(zeph.pk))
+    assert (entry.object_repr, entry.change_message) == (
+        zeph.username,
+        "Erased the account.",
+    )
 
 
 @pytest.mark.usefixtures("fresh_layer")
