@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ import requests
 
 from tests.support.client import ChatSocket, HttpClient
 from tests.support.images import jpeg_with_gps
+from tests.support.protocol import send_frame
 from tests.support.servers import PASSWORD
 from tests.support.traces import (
     database_traces,
@@ -82,6 +85,51 @@ def login_status(base_url: str, username: str) -> int:
     return answer.status_code
 
 
+@dataclass
+class Before:
+    """What zoe and bob wrote before zoe's erasure."""
+
+    needles: list[str]  # found nowhere after it
+    zoe_files: set[Path]
+    photo_url: str
+    zoe_message_ids: set[int]
+    group_message_id: int
+    bob_reply: dict[str, Any]
+
+
+async def before_erasure(world: World, sockets: dict[str, ChatSocket]) -> Before:
+    """zoe sends bob a photo with a message and bob and carol a message;
+    bob replies."""
+    zoe, bob, carol = (world.user(n) for n in ("zoe", "bob", "carol"))
+    bodies, photo_name = [word(), word()], word()
+    media = world.site.var_dir / "media"
+    before = set(files_under(media))
+    photo = post_file(
+        world.http("zoe"), world.slug("nord"), f"{photo_name}.jpg", jpeg_with_gps()
+    )
+    zoe_files = set(files_under(media)) - before
+    assert len(zoe_files) == 2
+    to_bob = await acked(
+        sockets["zoe"],
+        send_frame("z1", bodies[0], to=[bob]) | {"attachments": [photo["id"]]},
+    )
+    to_both = await acked(sockets["zoe"], send_frame("z2", bodies[1], to=[bob, carol]))
+    reply = await acked(
+        sockets["bob"],
+        send_frame("b1", "La réponse de Bob", conversation=to_bob["conversation"]),
+    )
+    for socket in sockets.values():
+        socket.drain()
+    return Before(
+        needles=[zoe, zoe.title(), photo_name, *bodies],
+        zoe_files=zoe_files,
+        photo_url=photo["url"],
+        zoe_message_ids={to_bob["id"], to_both["id"]},
+        group_message_id=to_both["id"],
+        bob_reply=reply,
+    )
+
+
 async def test_an_erased_resident_leaves_no_trace(
     world: World, connect: Connect
 ) -> None:
@@ -90,49 +138,9 @@ async def test_an_erased_resident_leaves_no_trace(
     former-resident-<n>; she cannot log in; no table of the deployment's
     database and no stored file holds her address, name, bodies or photo;
     bob's own messages stay."""
-    slug = world.slug("nord")
-    zoe, bob, carol = world.user("zoe"), world.user("bob"), world.user("carol")
+    sockets = {n: await connect(world, n, "nord") for n in ("zoe", "bob", "carol")}
+    before = await before_erasure(world, sockets)
     zoe_http = world.http("zoe")
-    zoe_socket = await connect(world, "zoe", "nord")
-    bob_socket = await connect(world, "bob", "nord")
-    carol_socket = await connect(world, "carol", "nord")
-    bodies = [word(), word()]
-    photo_name = word()
-    media = world.site.var_dir / "media"
-    before = set(files_under(media))
-    photo = post_file(zoe_http, slug, f"{photo_name}.jpg", jpeg_with_gps())
-    zoe_files = set(files_under(media)) - before
-    assert len(zoe_files) == 2
-    to_bob = await acked(
-        zoe_socket,
-        {
-            "type": "message.send",
-            "client_id": "z1",
-            "body": bodies[0],
-            "to": [bob],
-            "attachments": [photo["id"]],
-        },
-    )
-    to_both = await acked(
-        zoe_socket,
-        {
-            "type": "message.send",
-            "client_id": "z2",
-            "body": bodies[1],
-            "to": [bob, carol],
-        },
-    )
-    reply = await acked(
-        bob_socket,
-        {
-            "type": "message.send",
-            "client_id": "b1",
-            "body": "La réponse de Bob",
-            "conversation": to_bob["conversation"],
-        },
-    )
-    bob_socket.drain()
-    carol_socket.drain()
 
     answer = zoe_http.post("/api/me/erase/", {"password": PASSWORD})
 
@@ -140,9 +148,9 @@ async def test_an_erased_resident_leaves_no_trace(
     former = answer.json()["username"]
     assert former.startswith("former-resident-")
     assert former.removeprefix("former-resident-").isdigit()
-    assert await zoe_socket.wait_closed(WITHIN) == CLOSE_REVOKED
-    updates = [await bob_socket.next_of("message.updated") for _ in range(2)]
-    assert {u["message"]["id"] for u in updates} == {to_bob["id"], to_both["id"]}
+    assert await sockets["zoe"].wait_closed(WITHIN) == CLOSE_REVOKED
+    updates = [await sockets["bob"].next_of("message.updated") for _ in range(2)]
+    assert {u["message"]["id"] for u in updates} == before.zoe_message_ids
     for update in updates:
         message = update["message"]
         assert (message["deleted"], message["body"], message["attachments"]) == (
@@ -152,21 +160,19 @@ async def test_an_erased_resident_leaves_no_trace(
         )
         assert message["sender"] == former
         assert former in message["participants"]
-    carol_update = await carol_socket.next_of("message.updated")
-    assert carol_update["message"]["id"] == to_both["id"]
-    assert login_status(world.server.base_url, zoe) == 200
+    carol_update = await sockets["carol"].next_of("message.updated")
+    assert carol_update["message"]["id"] == before.group_message_id
+    assert login_status(world.server.base_url, world.user("zoe")) == 200
     bob_http = world.http("bob")
-    history = bob_http.history(to_bob["conversation"])
-    assert [m["body"] for m in history if m["id"] == reply["id"]] == [
-        "La réponse de Bob"
-    ]
-    assert {m["sender"] for m in history} == {bob, former}
-    assert bob_http.get(photo["url"]).status_code == 404
-    needles = [zoe, zoe.title(), photo_name, *bodies]
+    history = bob_http.history(before.bob_reply["conversation"])
+    reply = before.bob_reply
+    assert [m["body"] for m in history if m["id"] == reply["id"]] == [reply["body"]]
+    assert {m["sender"] for m in history} == {world.user("bob"), former}
+    assert bob_http.get(before.photo_url).status_code == 404
     with site_cursor(world.site.database_url) as (cursor, vendor):
-        assert database_traces(cursor, vendor, needles) == {}
-    assert file_traces(media, needles) == {}
-    assert not any(path.exists() for path in zoe_files)
+        assert database_traces(cursor, vendor, before.needles) == {}
+    assert file_traces(world.site.var_dir / "media", before.needles) == {}
+    assert not any(path.exists() for path in before.zoe_files)
 
 
 def test_the_export_streams_over_daphne(world: World) -> None:

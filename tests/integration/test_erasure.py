@@ -8,6 +8,7 @@ import io
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -113,63 +114,54 @@ def traces_everywhere(needles: list[str], media: Path) -> dict[str, list[str]]:
     return found
 
 
-def test_after_erasure_no_table_or_file_holds_a_trace(
-    zeph: User,
-    bob: User,
-    carol: User,
-    staff: User,
-    community: Community,
-    other_community: Community,
-    media_root: Path,
-) -> None:
-    """The resident's email (current and former), display name, username,
-    message bodies (before and after an edit), file names and stored files
-    are found in no column of any table and no file; the other residents'
-    messages in the shared conversations stay, and the former resident is
-    "former-resident-<id>" in them."""
-    secrets_of_zeph = [token() for _ in range(5)]
-    first = send_as(zeph, community, secrets_of_zeph[0], ["bob"])
-    message_edit(
-        user=zeph, community=community, message_id=first["id"], body=secrets_of_zeph[1]
-    )
-    send_as(zeph, community, secrets_of_zeph[2], ["bob", "carol"])
-    gone = send_as(zeph, community, secrets_of_zeph[3], ["carol"])
+@dataclass
+class Lived:
+    """A resident's life on the site before the erasure, and what of it
+    must be gone after: `needles` are strings found nowhere afterwards."""
+
+    needles: list[str]
+    unsent_upload: int
+    bob_conversation: int
+    bob_photo_url: str
+
+
+def zeph_writes(zeph: User, community: Community) -> tuple[list[str], int]:
+    """zeph's messages: one edited, one deleted, one with a photo; an
+    upload never sent. Their words and file names, and the unsent id."""
+    words = [token() for _ in range(5)]
+    first = send_as(zeph, community, words[0], ["bob"])
+    message_edit(user=zeph, community=community, message_id=first["id"], body=words[1])
+    send_as(zeph, community, words[2], ["bob", "carol"])
+    gone = send_as(zeph, community, words[3], ["carol"])
     message_delete(user=zeph, community=community, message_id=gone["id"])
     photo_name = token()
     photo = upload_as(zeph, f"{photo_name}.jpg", jpeg_with_gps())
     unsent = upload_as(zeph, f"{token()}.pdf", PDF)
-    send_as(
-        zeph,
-        community,
-        secrets_of_zeph[4],
-        ["bob", "carol"],
-        attachment_ids=(photo["id"],),
-    )
-    zeph_files = {
-        name
+    send_as(zeph, community, words[4], ["bob", "carol"], attachment_ids=(photo["id"],))
+    folders = {
+        name.split("/")[1]
         for row in Attachment.objects.filter(uploader=zeph)
         for name in (row.file.name, row.thumbnail.name)
         if name
     }
-    bob_photo = upload_as(bob, "bob.jpg", jpeg_with_gps())
-    kept = send_as(bob, community, "Réponse de Bob", ["zephyrine"])
-    send_as(
-        bob,
-        community,
-        "Photo de Bob",
-        ["carol", "zephyrine"],
-        attachment_ids=(bob_photo["id"],),
-    )
-    send_as(carol, community, "Entre Bob et Carole", ["bob"])
-    # What else an account gathers: preferences, a push subscription, a
-    # block, reply and bounce addresses, an invitation, an admin history,
-    # sessions.
+    return [*words, photo_name, *folders], unsent["id"]
+
+
+def zeph_gathers(zeph: User, carol: User, staff: User, community: Community) -> None:
+    """What else an account gathers: preferences, a push subscription, a
+    block, reply and bounce addresses, an invitation, the admin's history
+    (about the account, a membership, and a community page adding it),
+    sessions."""
     NotificationPreference.objects.create(user=zeph, language="en")
     PushSubscription.objects.create(
         user=zeph, endpoint="https://push.example.net/zq", p256dh="k", auth="a"
     )
     Block.objects.create(blocker=zeph, blocked=carol)
-    mail_token_for(kind="reply", user_id=zeph.pk, conversation_id=first["conversation"])
+    conversation = Message.objects.filter(sender=zeph).first()
+    assert conversation is not None
+    mail_token_for(
+        kind="reply", user_id=zeph.pk, conversation_id=conversation.conversation_id
+    )
     mail_token_for(kind="bounce", user_id=zeph.pk, conversation_id=None)
     resident_invite(user=zeph, community=community)
     membership = Membership.objects.get(user=zeph, community=community)
@@ -182,33 +174,66 @@ def test_after_erasure_no_table_or_file_holds_a_trace(
     )
     LogEntry.objects.log_actions(staff.pk, [membership], CHANGE, "Changed status.")
     logged_in(zeph)
-    client = logged_in(zeph)
-    needles = [
-        "zephyrine",
-        OLD_EMAIL,
-        DISPLAY_NAME,
-        "Quatremare",
-        photo_name,
-        *secrets_of_zeph,
-        *(name.split("/")[1] for name in zeph_files),
-    ]
+
+
+@pytest.fixture
+def lived(
+    zeph: User, bob: User, carol: User, staff: User, community: Community
+) -> Lived:
+    words, unsent = zeph_writes(zeph, community)
+    bob_photo = upload_as(bob, "bob.jpg", jpeg_with_gps())
+    kept = send_as(bob, community, "Réponse de Bob", ["zephyrine"])
+    send_as(
+        bob,
+        community,
+        "Photo de Bob",
+        ["carol", "zephyrine"],
+        attachment_ids=(bob_photo["id"],),
+    )
+    send_as(carol, community, "Entre Bob et Carole", ["bob"])
+    zeph_gathers(zeph, carol, staff, community)
+    return Lived(
+        needles=["zephyrine", OLD_EMAIL, DISPLAY_NAME, "Quatremare", *words],
+        unsent_upload=unsent,
+        bob_conversation=kept["conversation"],
+        bob_photo_url=bob_photo["url"],
+    )
+
+
+def test_after_erasure_no_table_or_file_holds_a_trace(
+    zeph: User, lived: Lived, media_root: Path
+) -> None:
+    """The resident's email (current and former), display name, username,
+    message bodies (before and after an edit), file names and stored files
+    are found in no column of any table and no file; only bob's photo
+    stays."""
     # The scan sees them while they are there (edited and deleted bodies
     # are already gone, except from SQLite's search index).
-    present = traces_everywhere(needles, media_root)
-    assert {*needles} - {secrets_of_zeph[0], secrets_of_zeph[3]} <= set(present)
+    present = traces_everywhere(lived.needles, media_root)
+    assert set(lived.needles) - set(present) <= {lived.needles[4], lived.needles[7]}
 
-    answer = erase_request(client, {"password": PASSWORD})
+    answer = erase_request(logged_in(zeph), {"password": PASSWORD})
 
     assert answer.status_code == 202, answer.content
     former = f"former-resident-{zeph.pk}"
     assert answer.json() == {"erased": True, "username": former, "messages_deleted": 3}
-    assert traces_everywhere(needles, media_root) == {}
+    assert traces_everywhere(lived.needles, media_root) == {}
     assert not StoredFileDeletion.objects.exists()
     assert {p.name for p in files_under(media_root)} == {"file.jpg", "thumbnail.jpg"}
-    assert not Attachment.objects.filter(pk=unsent["id"]).exists()
-    # Bob's side: his messages stay, zeph's are tombstones from former-resident.
+    assert not Attachment.objects.filter(pk=lived.unsent_upload).exists()
+
+
+def test_after_erasure_the_others_keep_theirs_and_see_a_former_resident(
+    zeph: User, bob: User, lived: Lived, community: Community
+) -> None:
+    """bob's messages and photo stay; zeph's are tombstones from
+    former-resident-<id>, which is what participants and read marks name;
+    zeph is in no member list."""
+    erase_request(logged_in(zeph), {"password": PASSWORD})
+
+    former = f"former-resident-{zeph.pk}"
     bob_view = logged_in(bob)
-    history = bob_view.get(f"/api/conversations/{kept['conversation']}/messages/")
+    history = bob_view.get(f"/api/conversations/{lived.bob_conversation}/messages/")
     messages = history.json()
     assert [m["body"] for m in messages if m["sender"] == "bob"] == ["Réponse de Bob"]
     tombstones = [m for m in messages if m["sender"] == former]
@@ -219,7 +244,7 @@ def test_after_erasure_no_table_or_file_holds_a_trace(
     assert any(former in c["read_marks"] for c in listing.json())
     members = bob_view.get(f"/api/communities/{community.slug}/members/").json()
     assert [m["username"] for m in members] == ["bob", "carol"]
-    assert bob_view.get(bob_photo["url"]).status_code == 200
+    assert bob_view.get(lived.bob_photo_url).status_code == 200
 
 
 def test_the_erased_resident_is_signed_out_and_cannot_sign_in(

@@ -58,6 +58,78 @@ class Truth:
         return result
 
 
+@dataclass
+class Step:
+    """One random operation: who acts, where, towards whom."""
+
+    number: int
+    place: Community
+    sender: User
+    others: list[str]
+    roll: float
+
+
+def change_one(step: Step, truth: Truth, rng: random.Random) -> bool:
+    """Edit or delete one of the sender's messages (when the roll says so
+    and they have one); whether it did."""
+    name = step.sender.username
+    mine = [
+        m for m in truth.messages.values() if m["sender"] == name and not m["deleted"]
+    ]
+    if step.roll >= 0.18 or not mine:
+        return False
+    target = rng.choice(mine)
+    place = Community.objects.get(slug=target["community"])
+    if step.roll < 0.1:
+        changed = message_edit(
+            user=step.sender,
+            community=place,
+            message_id=target["id"],
+            body=f"corrigé {step.number}",
+        )
+    else:
+        changed = message_delete(
+            user=step.sender, community=place, message_id=target["id"]
+        )
+    truth.record(changed)
+    return True
+
+
+def send_one(step: Step, truth: Truth, seed: int) -> None:
+    """A send: one-to-one or a group, sometimes separate copies or a photo,
+    sometimes muted afterwards; a refusal by a block stores nothing."""
+    attachment_ids: tuple[int, ...] = ()
+    if step.roll < 0.26:
+        photo = upload(
+            logged_in(step.sender),
+            f"photo-{step.number}.jpg",
+            jpeg_with_gps(),
+            path=f"/api/communities/{step.place.slug}/attachments/",
+        )
+        attachment_ids = (photo.json()["id"],)
+    request = SendRequest.of(
+        step.sender,
+        step.place,
+        client_id=f"w{seed}-{step.number}",
+        body=f"message {step.number} de {step.sender.username}",
+        to=tuple(sorted(step.others)),
+        attachment_ids=attachment_ids,
+        separate=len(step.others) > 1 and step.roll > 0.9,
+    )
+    try:
+        result = message_send(request)
+    except Blocked:
+        return
+    for message in result.messages:
+        truth.record(message)
+    if step.roll > 0.95:
+        conversation = result.message["conversation"]
+        conversation_update(
+            user=step.sender, conversation_id=conversation, changes={"muted": True}
+        )
+        truth.muted.add((step.sender.username, conversation))
+
+
 def build_world(
     seed: int,
     make_resident: Callable[..., User],
@@ -76,67 +148,15 @@ def build_world(
     for number in range(OPERATIONS):
         place = rng.choice(list(homes))
         sender_name, *others = rng.sample(homes[place], rng.choice([2, 2, 3, 4]))
-        sender = users[sender_name]
-        roll = rng.random()
-        mine = [
-            m
-            for m in truth.messages.values()
-            if m["sender"] == sender_name and not m["deleted"]
-        ]
-        if roll < 0.1 and mine:
-            target = rng.choice(mine)
-            place = Community.objects.get(slug=target["community"])
-            truth.record(
-                message_edit(
-                    user=sender,
-                    community=place,
-                    message_id=target["id"],
-                    body=f"corrigé {number}",
-                )
-            )
+        step = Step(number, place, users[sender_name], others, rng.random())
+        if change_one(step, truth, rng):
             continue
-        if roll < 0.18 and mine:
-            target = rng.choice(mine)
-            place = Community.objects.get(slug=target["community"])
-            truth.record(
-                message_delete(user=sender, community=place, message_id=target["id"])
-            )
-            continue
-        if roll < 0.22:
+        if step.roll < 0.22:
             blocked = rng.choice(others)
-            block_add(blocker=sender, username=blocked)
+            block_add(blocker=step.sender, username=blocked)
             truth.blocks.setdefault(sender_name, set()).add(blocked)
             continue
-        attachment_ids: tuple[int, ...] = ()
-        if roll < 0.26:
-            photo = upload(
-                logged_in(sender),
-                f"photo-{number}.jpg",
-                jpeg_with_gps(),
-                path=f"/api/communities/{place.slug}/attachments/",
-            )
-            attachment_ids = (photo.json()["id"],)
-        request = SendRequest.of(
-            sender,
-            place,
-            client_id=f"w{seed}-{number}",
-            body=f"message {number} de {sender_name}",
-            to=tuple(sorted(others)),
-            attachment_ids=attachment_ids,
-            separate=len(others) > 1 and roll > 0.9,
-        )
-        try:
-            result = message_send(request)
-        except Blocked:  # nothing was stored
-            continue
-        for message in result.messages:
-            truth.record(message)
-        if roll > 0.95:
-            conversation = result.message["conversation"]
-            conversation_update(
-                user=sender, conversation_id=conversation, changes={"muted": True}
-            )
-            truth.muted.add((sender_name, conversation))
+        send_one(step, truth, seed)
     return users, truth
 
 
