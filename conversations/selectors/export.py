@@ -36,6 +36,7 @@ from ..services.preferences import preferences_get
 from ..wire.frames import format_timestamp
 from ..wire.schema import (
     AccountEventObject,
+    AttachmentObject,
     ExportAccount,
     ExportBlock,
     ExportMembership,
@@ -139,7 +140,7 @@ def _account_events(user_id: int) -> list[AccountEventObject]:
     ]
 
 
-def _uploads(user_id: int) -> list[Any]:
+def _uploads(user_id: int) -> list[AttachmentObject]:
     """Uploads not sent yet (deleted after 24 hours if never sent)."""
     rows = Attachment.objects.filter(uploader_id=user_id, message__isnull=True)
     return [attachment_object(row) for row in rows.order_by("pk")]
