@@ -5,7 +5,7 @@ from django.views.i18n import set_language
 from conversations.accounts.views import throttled_login
 from conversations.api import api
 from conversations.notifications.views import unsubscribe
-from conversations.views import healthz, index, metrics, service_worker
+from conversations.views import healthz, index, metrics, privacy, service_worker
 
 urlpatterns = [
     path("", index, name="index"),
@@ -13,6 +13,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="language"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
+    path("confidentialite/", privacy, name="privacy"),
     path("accounts/", include("conversations.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/login/", throttled_login(admin.site.login)),

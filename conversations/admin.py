@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from .accounts.actor import staff_actor
 from .models import Community, Membership, User
@@ -20,7 +22,10 @@ from .services.access import (
     membership_suspend,
     resident_revoke_access,
 )
+from .services.erasure import resident_erase
 from .services.invitations import InviteResult, resident_invite
+
+ERASE_CONFIRMATION = "admin/conversations/user/erase_confirmation.html"
 
 
 @admin.register(User)
@@ -34,7 +39,7 @@ class ResidentAdmin(UserAdmin):
 
     # Changes of email, password or active flag are caught when the user is
     # saved (signals.py): history, notice to the old address, sockets closed.
-    actions = ("invite",)
+    actions = ("invite", "erase")
 
     @admin.action(description="Email an invitation to choose a password")
     def invite(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
@@ -48,6 +53,40 @@ class ResidentAdmin(UserAdmin):
             f"Invitations: {summary}.",
             messages.WARNING if failed else messages.SUCCESS,
         )
+
+    @admin.action(
+        description="Erase for good (an erasure request)", permissions=["delete"]
+    )
+    def erase(
+        self, request: HttpRequest, queryset: QuerySet[User]
+    ) -> TemplateResponse | None:
+        """A confirmation page first; then services/erasure.py for each."""
+        staff_id = cast(User, request.user).pk
+        users = list(queryset.exclude(pk=staff_id).order_by("username"))
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Erase these accounts for good?",
+                "opts": self.model._meta,
+                "residents": users,
+                "kept_out": queryset.filter(pk=staff_id).exists(),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, ERASE_CONFIRMATION, context)
+        erased = [
+            resident_erase(user_id=user.pk, actor=staff_actor(request))
+            for user in users
+        ]
+        # The admin's history says who erased which account, by its new name.
+        for user in User.objects.filter(pk__in=[e.user_id for e in erased]):
+            self.log_change(request, user, "Erased the account.")
+        self.message_user(
+            request,
+            f"Erased {len(erased)} accounts: "
+            + ", ".join(erasure.username for erasure in erased),
+            messages.SUCCESS,
+        )
+        return None
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         with transaction.atomic():
@@ -78,7 +117,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Community)
 class CommunityAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "force_hide_text", "created_at")
+    list_display = ("name", "slug", "force_hide_text", "retention_days", "created_at")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     inlines = (MembershipInline,)

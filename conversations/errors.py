@@ -81,3 +81,11 @@ class UnsupportedType(ChatError):
     """An upload that is not JPEG, PNG, WebP or PDF, judged by its content."""
 
     code = "unsupported_type"
+
+
+class WrongPassword(ChatError):
+    """A request that must be confirmed with the resident's password (an
+    account erasure) came with another one."""
+
+    code = "wrong_password"
+    http_status = 403

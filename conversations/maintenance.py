@@ -35,6 +35,37 @@ JOBS: tuple[Job, ...] = (
         "conversations.services.attachments:attachments_sweep",
     ),
     Job("throttle rows", 600, "conversations.services.throttle:throttles_forget_old"),
+    # Privacy (docs/privacy.md): retention, erasure leftovers, expired records.
+    Job(
+        "expired messages",
+        3600,
+        "conversations.services.retention:messages_purge_expired_step",
+    ),
+    Job(
+        "leftover file deletions",
+        600,
+        "conversations.services.attachments:stored_files_retry",
+    ),
+    Job(
+        "erased accounts' leftovers",
+        3600,
+        "conversations.services.erasure:erased_leftovers_erase",
+    ),
+    Job(
+        "expired sessions",
+        86400,
+        "conversations.services.retention:sessions_clear_expired",
+    ),
+    Job(
+        "finished job rows",
+        86400,
+        "conversations.services.retention:finished_jobs_forget",
+    ),
+    Job(
+        "finished notification records",
+        86400,
+        "conversations.services.retention:notification_records_forget",
+    ),
 )
 
 

@@ -433,3 +433,18 @@ class Throttle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} attempt"
+
+
+class StoredFileDeletion(models.Model):
+    """A stored file whose Attachment rows were deleted: written in the same
+    transaction, removed once the file is gone (or still named by another
+    row). What a crash or a storage error leaves here is finished by the
+    worker (services/attachments.py), so no file outlives its rows for long.
+    """
+
+    # A random storage name (attachments/<key>/file.<ext>): nothing personal.
+    name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"stored file deletion {self.pk}"

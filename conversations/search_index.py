@@ -134,3 +134,30 @@ def _sqlite_create_triggers(connection: BaseDatabaseWrapper) -> None:
     with connection.cursor() as cursor:
         for name, definition in SQLITE_TRIGGERS.items():
             cursor.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {definition}")
+
+
+SQLITE_OPTIMIZE = (
+    "INSERT INTO conversations_message_search(conversations_message_search) "
+    "VALUES ('optimize')"
+)
+
+
+def removed_text_forget(connection: BaseDatabaseWrapper) -> None:
+    """Make the index forget the words of emptied or deleted bodies.
+
+    SQLite: the 'delete' a trigger sends only adds a tombstone; the old
+    segment keeps the words (readable in conversations_message_search_data)
+    until segments are merged. 'optimize' merges them all now, rewriting the
+    whole index: for an erasure or a purge, not for each deletion.
+    PostgreSQL: the GIN index drops a row's entries when VACUUM reclaims the
+    old row version (autovacuum, docs/privacy.md); nothing to do here.
+    """
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s",
+            [SQLITE_TABLE],
+        )
+        if cursor.fetchone() is not None:
+            cursor.execute(SQLITE_OPTIMIZE)

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .models import User
 from .selectors.conversations import community_list_for_user
+from .selectors.retention import community_retention_for_user
 
 SERVICE_WORKER = "app/sw.js"
 
@@ -114,3 +115,21 @@ def metrics_allowed(request: HttpRequest) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_private
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    """What the service keeps and why, for residents (docs/privacy.md is the
+    operators' version): French, or English when the resident chose it.
+    Open to anyone, signed in or not; a resident also sees how long each of
+    their communities keeps messages."""
+    user = request.user
+    retention = (
+        community_retention_for_user(user_id=user.pk) if user.is_authenticated else []
+    )
+    language = "en" if get_language() == "en" else "fr"
+    return render(
+        request,
+        f"conversations/privacy_{language}.html",
+        {"retention": retention, "signed_in": user.is_authenticated},
+    )

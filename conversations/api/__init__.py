@@ -30,6 +30,7 @@ api.add_router("/", attachments.router)
 api.add_router("/", account.router)
 api.add_router("/", "conversations.api.email.router")
 api.add_router("/", "conversations.api.search.router")
+api.add_router("/", "conversations.api.privacy.router")
 
 
 def error_response(

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
@@ -23,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..errors import TooLarge
-from ..models import Attachment, Community, User
+from ..models import Attachment, Community, StoredFileDeletion, User
 from ..selectors.attachments import UNUSED_UPLOAD_LIFETIME
 from ..uploads import PreparedUpload, display_name, prepare_upload
 
@@ -33,6 +34,8 @@ SWEEP_BATCH = 200
 # A run stops after this many batches so that the worker's other jobs and
 # notifications do not wait; the next run (hourly) takes the rest.
 SWEEP_MAX_BATCHES = 25
+# Deletions younger than this belong to a transaction still committing.
+RETRY_AFTER = timedelta(minutes=10)
 
 
 def attachment_upload(*, user: User, community: Community, upload: File) -> Attachment:
@@ -131,22 +134,65 @@ def attachment_files_delete(names: list[str]) -> None:
     `thumbnail`), with the `file.name` and `thumbnail.name` of each of those
     rows; empty names are ignored.
 
-    - Nothing is deleted before that transaction commits (transaction.
-      on_commit; at once when no transaction is open), and nothing at all
-      if it rolls back.
+    - The names are written down (StoredFileDeletion) in that transaction;
+      nothing is deleted before it commits (transaction.on_commit; at once
+      when no transaction is open), and nothing at all if it rolls back.
     - A file that another row still names is kept: the private copies of a
       `separate` send are rows that share one stored file, and it goes
       with the last of them.
     - Missing files are skipped, so calling it twice, or again after a
       failure, is harmless. A storage error is logged and the other files
-      are still deleted; it never undoes the committed transaction.
+      are still deleted; it never undoes the committed transaction, and the
+      names it left behind (or a crash right after the commit did) are
+      deleted by `stored_files_retry`, a maintenance job.
     """
     wanted = sorted({name for name in names if name})
     if wanted:
-        transaction.on_commit(lambda: _delete_unreferenced(wanted))
+        StoredFileDeletion.objects.bulk_create(
+            StoredFileDeletion(name=name) for name in wanted
+        )
+        transaction.on_commit(lambda: _finish(wanted))
 
 
-def _delete_unreferenced(names: list[str]) -> None:
+def stored_files_retry(*, min_age: timedelta = RETRY_AFTER) -> int:
+    """Finish the file deletions that a crash or a storage error left
+    behind, oldest first and in batches; returns how many names were done.
+
+    A maintenance job; `min_age` leaves the deletions of transactions that
+    are committing right now to their own on_commit (0 is still safe: a
+    file is deleted only once no row names it, and deleting twice is
+    harmless). A name the storage keeps refusing waits for the next run.
+    """
+    cutoff = timezone.now() - min_age
+    done = 0
+    after = 0
+    for _ in range(SWEEP_MAX_BATCHES):
+        rows = list(
+            StoredFileDeletion.objects.filter(created_at__lte=cutoff, pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", "name")[:SWEEP_BATCH]
+        )
+        if not rows:
+            break
+        after = rows[-1][0]
+        done += _finish(sorted({name for _, name in rows}))
+        if len(rows) < SWEEP_BATCH:
+            break
+    if done:
+        logger.info("finished %d leftover stored file deletions", done)
+    return done
+
+
+def _finish(names: list[str]) -> int:
+    """Delete the files no row names, then forget every name that needs
+    nothing more (deleted, already gone, or still named by a row)."""
+    failed = set(_delete_unreferenced(names))
+    finished = [name for name in names if name not in failed]
+    StoredFileDeletion.objects.filter(name__in=finished).delete()
+    return len(finished)
+
+
+def _delete_unreferenced(names: list[str]) -> list[str]:
     still_named = {
         name
         for pair in Attachment.objects.filter(
@@ -154,10 +200,12 @@ def _delete_unreferenced(names: list[str]) -> None:
         ).values_list("file", "thumbnail")
         for name in pair
     }
-    _delete_stored([name for name in names if name not in still_named])
+    return _delete_stored([name for name in names if name not in still_named])
 
 
-def _delete_stored(names: list[str]) -> None:
+def _delete_stored(names: list[str]) -> list[str]:
+    """Delete these stored files; returns the names the storage refused."""
+    failed = []
     for name in names:
         if not name:
             continue
@@ -166,8 +214,10 @@ def _delete_stored(names: list[str]) -> None:
             _remove_empty_folder(name)
         except Exception:
             # The name is random (no personal data); the row is already
-            # gone, so retrying belongs to whoever calls again.
+            # gone, so the retry job (or whoever calls again) tries later.
             logger.exception("could not delete stored file %s", name)
+            failed.append(name)
+    return failed
 
 
 def _remove_empty_folder(name: str) -> None:

@@ -482,3 +482,87 @@ class SearchParams(TypedDict):
             "ignored); not empty or only spaces.",
         ),
     ]
+
+
+# Privacy: the resident's export and erasure (conversations/api/privacy.py,
+# docs/privacy.md)
+
+
+class ExportAccount(TypedDict):
+    username: str
+    display_name: str
+    email: str
+    email_status: Literal["ok", "bouncing"]
+    date_joined: Timestamp
+    last_login: Timestamp | None
+
+
+class ExportMembership(TypedDict):
+    community: Annotated[str, Field(description="The community's slug.")]
+    name: str
+    status: Literal["active", "suspended"]
+    since: Timestamp
+
+
+class ExportPushSubscription(TypedDict):
+    endpoint: str
+    created_at: Timestamp
+
+
+class ExportBlock(TypedDict):
+    """A neighbour the resident blocked."""
+
+    username: str
+    created_at: Timestamp
+
+
+class ExportConversation(TypedDict):
+    id: int
+    community: Annotated[str, Field(description="The community's slug.")]
+    participants: Annotated[list[str], Field(description="Sorted by username.")]
+    muted: bool
+    read_up_to: Annotated[int, Field(description="The resident's read mark.")]
+    messages: Annotated[
+        list[MessageObject],
+        Field(
+            description="Ascending by id, in their current state: edited "
+            "bodies, deleted messages as tombstones."
+        ),
+    ]
+
+
+class ExportDocument(TypedDict):
+    """GET /api/me/export/: everything the server holds that is the
+    resident's, as one JSON file (never another resident's address)."""
+
+    format: Literal["voisins-export/1"]
+    exported_at: Timestamp
+    account: ExportAccount
+    memberships: list[ExportMembership]
+    preferences: Preferences
+    push_subscriptions: list[ExportPushSubscription]
+    blocks: list[ExportBlock]
+    account_events: Annotated[
+        list[AccountEventObject], Field(description="Oldest first, all of them.")
+    ]
+    uploads: Annotated[
+        list[AttachmentObject],
+        Field(description="Uploads not sent yet (deleted after 24 hours)."),
+    ]
+    conversations: Annotated[
+        list[ExportConversation],
+        Field(description="Every conversation the resident takes part in."),
+    ]
+
+
+class ErasureResult(TypedDict):
+    """POST /api/me/erase/ (202): the account is erased and signed out."""
+
+    erased: Literal[True]
+    username: Annotated[
+        str,
+        Field(description='What others now see instead: "former-resident-<n>".'),
+    ]
+    messages_deleted: Annotated[
+        int, Field(description="Your messages now deleted for everyone.")
+    ]

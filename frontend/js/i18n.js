@@ -53,6 +53,7 @@ const CATALOGUE = {
     "settings.saved": "Réglages enregistrés.",
     "settings.saveError": "Impossible d’enregistrer les réglages.",
     "settings.loadError": "Impossible de charger les réglages.",
+    "settings.privacy": "Vos données et leur confidentialité",
     "banner.bouncing":
       "Les e-mails envoyés à {email} nous reviennent sans avoir été remis : vous ne recevez plus nos notifications par e-mail. Vérifiez cette adresse.",
     "banner.confirm": "C’est bien mon adresse",
@@ -111,6 +112,7 @@ const CATALOGUE = {
     "settings.saved": "Settings saved.",
     "settings.saveError": "Could not save the settings.",
     "settings.loadError": "Could not load the settings.",
+    "settings.privacy": "Your data and privacy",
     "banner.bouncing":
       "Emails sent to {email} come back undelivered: you no longer get our email notifications. Please check this address.",
     "banner.confirm": "This is my address",

@@ -23,6 +23,12 @@ describe("i18n", () => {
     assert.equal(t("typing.one", { name: "Bob" }), "Bob écrit…");
   });
 
+  it("names the privacy page in both languages", () => {
+    assert.equal(t("settings.privacy"), "Vos données et leur confidentialité");
+    setLanguage("en");
+    assert.equal(t("settings.privacy"), "Your data and privacy");
+  });
+
   it("joins names as the language does", () => {
     assert.equal(formatList(["Bob", "Carole", "David"]), "Bob, Carole et David");
     setLanguage("en");

@@ -7,6 +7,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_slug
 
 from conversations.services.access import community_create
+from conversations.services.retention import community_retention_set
+
+
+def number_of_days(value: str) -> int:
+    days = int(value)
+    if days < 0:
+        raise ValueError(value)
+    return days
 
 
 class Command(BaseCommand):
@@ -15,8 +23,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug")
         parser.add_argument("--name", required=True)
+        parser.add_argument(
+            "--retention-days",
+            type=number_of_days,
+            default=None,
+            help="delete its messages older than this many days "
+            "(purge_expired); 0 keeps them. Unchanged when not given.",
+        )
 
-    def handle(self, *args: Any, slug: str, name: str, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        slug: str,
+        name: str,
+        retention_days: int | None,
+        **options: Any,
+    ) -> None:
         try:
             validate_slug(slug)
         except ValidationError:
@@ -26,3 +48,7 @@ class Command(BaseCommand):
         community, created = community_create(slug=slug, name=name.strip() or slug)
         verb = "Created" if created else "Already existed:"
         self.stdout.write(f"{verb} community {community.slug} ({community.name})")
+        if retention_days is not None:
+            community_retention_set(community=community, days=retention_days)
+            kept = f"{retention_days} days" if retention_days else "without a limit"
+            self.stdout.write(f"Messages there are kept {kept}.")

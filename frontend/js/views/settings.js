@@ -41,6 +41,12 @@ export class SettingsDialog {
     this.pushState = byId("push-state");
     this.pushToggle = byId("push-toggle");
     this.loaded = null;
+    const privacy = document.createElement("p");
+    const privacyLink = document.createElement("a");
+    privacyLink.href = "/confidentialite/";
+    privacyLink.textContent = t("settings.privacy");
+    privacy.append(privacyLink);
+    this.result.before(privacy);
     byId("settings-open").addEventListener("click", () => this.open());
     byId("settings-close").addEventListener("click", () => this.dialog.close());
     this.form.addEventListener("submit", (event) => {
