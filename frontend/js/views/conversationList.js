@@ -5,6 +5,16 @@ import { h } from "./dom.js";
 
 const PREVIEW_CHARS = 140;
 
+/** The last message in a line: its text, or what it holds when it has none. */
+export function previewText(message) {
+  if (message.deleted) return t("list.deleted");
+  if (!message.body && message.attachments?.length) {
+    return message.attachments.some((a) => a.thumbnail_url) ? t("list.photo") : t("list.document");
+  }
+  const body = message.body;
+  return body.length > PREVIEW_CHARS ? `${body.slice(0, PREVIEW_CHARS)}…` : body;
+}
+
 export function conversationTitle(store, conversation) {
   return formatList(store.othersIn(conversation.participants).map((name) => store.displayName(name)));
 }
@@ -41,7 +51,7 @@ export class ConversationList {
   preview(conversation) {
     const last = conversation.lastMessage;
     if (!last) return t("list.noMessage");
-    const text = last.body.length > PREVIEW_CHARS ? `${last.body.slice(0, PREVIEW_CHARS)}…` : last.body;
+    const text = previewText(last);
     if (last.sender === this.store.me) return t("list.from", { name: t("list.you"), text });
     if (conversation.participants.length > 2) {
       return t("list.from", { name: this.store.displayName(last.sender), text });
@@ -62,7 +72,7 @@ export class ConversationList {
         class: unread ? "conversation unread" : "conversation",
         "aria-current": conversation.id === this.selected ? "page" : null,
         "aria-labelledby": `${prefix}-names`,
-        "aria-describedby": `${prefix}-unread ${prefix}-preview ${prefix}-time`,
+        "aria-describedby": `${prefix}-unread ${prefix}-preview ${prefix}-time ${prefix}-muted`,
         dataset: { conversation: String(conversation.id) },
         onclick: (event) => {
           if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
@@ -79,6 +89,14 @@ export class ConversationList {
         ? h("time", { id: `${prefix}-time`, datetime: last.sent_at, text: formatTime(last.sent_at) })
         : null,
       h("span", { class: "preview", id: `${prefix}-preview`, text: this.preview(conversation) }),
+      conversation.muted
+        ? h(
+            "span",
+            { class: "muted-mark", id: `${prefix}-muted` },
+            h("span", { "aria-hidden": "true", text: "🔕" }),
+            h("span", { class: "visually-hidden", text: t("list.muted") }),
+          )
+        : null,
       unread
         ? h(
             "span",
