@@ -147,12 +147,10 @@ export class ThreadView {
         const fresh = this.renderItem(item);
         // An edit or deletion redraws the bubble: keep the keyboard where it was.
         const hadFocus = Boolean(node?.contains(document.activeElement));
+        const focused = document.activeElement;
         if (node) node.replaceWith(fresh);
         else if (item.item || item.message.sender === this.store.me) addedMine = true;
-        if (hadFocus) {
-          fresh.tabIndex = -1;
-          fresh.focus({ preventScroll: true });
-        }
+        if (hadFocus) this.refocus(fresh, focused);
         node = fresh;
         this.nodes.set(item.key, node);
       }
@@ -168,6 +166,19 @@ export class ThreadView {
     this.renderHistoryControls();
     if (history) this.log.scrollTop = this.log.scrollHeight - distanceFromBottom;
     else if (scroll === "bottom" || atBottom || addedMine) this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  /** Focus in a redrawn bubble: its options button if that had it, else the bubble. */
+  refocus(fresh, focused) {
+    const options = focused?.classList.contains("message-actions")
+      ? fresh.querySelector(".message-actions")
+      : null;
+    if (options) {
+      options.focus({ preventScroll: true });
+      return;
+    }
+    fresh.tabIndex = -1;
+    fresh.focus({ preventScroll: true });
   }
 
   renderHistoryControls() {
