@@ -55,8 +55,11 @@ def chromium() -> str:
 def browser(chromium: str) -> Iterator[Any]:
     """One browser per module: Playwright's sync driver is not kept running
     across the asyncio tests of other packages."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # The machine is shared (2 cores, other suites running): wait on events
+    # with generous bounds rather than Playwright's 5 s default.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=chromium, args=CHROMIUM_ARGS
