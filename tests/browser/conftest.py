@@ -163,20 +163,27 @@ def sign_in(
 
 
 def add_resident(site: Site, username: str, *communities: str) -> None:
-    """A resident of their own (password PASSWORD), for a test that changes
-    their state; each community is created if needed."""
+    """Make `username` an active member of each community (created, but for
+    the demo's, which keeps its name). A new resident gets the password
+    PASSWORD; an existing one keeps theirs (a change would close their
+    sessions)."""
     for slug in communities:
-        site.manage("createcommunity", slug, "--name", f"Voisins {slug}")
+        if slug != SLUG:
+            site.manage("createcommunity", slug, "--name", f"Voisins {slug}")
+        known = site.manage(
+            "shell",
+            "-c",
+            "from conversations.models import User; "
+            f"print(User.objects.filter(username={username!r}).exists())",
+        )
+        new = [] if "True" in known else ["--password", PASSWORD]
         site.manage(
             "addresident",
             slug,
             username,
             "--email",
             f"{username}@example.org",
-            "--password",
-            PASSWORD,
-            "--name",
-            username.capitalize(),
+            *new,
         )
 
 
