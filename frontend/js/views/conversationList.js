@@ -63,28 +63,30 @@ export class ConversationList {
     const last = conversation.lastMessage;
     const unread = conversation.unread;
     const prefix = `conversation-${conversation.id}`;
-    // The link is named by the neighbours alone; time, last message and unread
-    // count describe it, so that a screen reader hears the name first.
-    const link = h(
-      "a",
-      {
-        href: this.hrefFor(conversation.id),
-        class: unread ? "conversation unread" : "conversation",
-        "aria-current": conversation.id === this.selected ? "page" : null,
-        "aria-labelledby": `${prefix}-names`,
-        "aria-describedby": `${prefix}-unread ${prefix}-preview ${prefix}-time ${prefix}-muted`,
-        dataset: { conversation: String(conversation.id) },
-        onclick: (event) => {
-          if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
-          event.preventDefault();
-          this.onOpen(conversation.id);
-        },
+    // The link holds the neighbours' names only, so that its name is its
+    // visible text (WCAG 2.5.3); time, last message and unread count
+    // describe it, and its ::after covers the row so all of it is clickable.
+    const link = h("a", {
+      href: this.hrefFor(conversation.id),
+      class: "names",
+      id: `${prefix}-names`,
+      text: conversationTitle(this.store, conversation),
+      "aria-current": conversation.id === this.selected ? "page" : null,
+      "aria-describedby": `${prefix}-unread ${prefix}-preview ${prefix}-time ${prefix}-muted`,
+      dataset: { conversation: String(conversation.id) },
+      onclick: (event) => {
+        if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+        event.preventDefault();
+        this.onOpen(conversation.id);
       },
-      h("span", {
-        class: "names",
-        id: `${prefix}-names`,
-        text: conversationTitle(this.store, conversation),
-      }),
+    });
+    return h(
+      "li",
+      {
+        class: unread ? "conversation unread" : "conversation",
+        dataset: { current: conversation.id === this.selected ? "true" : undefined },
+      },
+      link,
       last
         ? h("time", { id: `${prefix}-time`, datetime: last.sent_at, text: formatTime(last.sent_at) })
         : null,
@@ -110,6 +112,5 @@ export class ConversationList {
           )
         : null,
     );
-    return h("li", {}, link);
   }
 }

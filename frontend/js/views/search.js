@@ -86,24 +86,21 @@ export class SearchView {
     const href = `${this.hrefFor(message.conversation)}&message=${message.id}`;
     return h(
       "li",
-      {},
-      h(
-        "a",
-        {
-          href,
-          class: "conversation result",
-          "aria-labelledby": `${id}-title`,
-          "aria-describedby": `${id}-text ${id}-time`,
-          onclick: (event) => {
-            if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
-            event.preventDefault();
-            this.onOpen(message.conversation, message.id);
-          },
+      { class: "conversation result" },
+      h("a", {
+        href,
+        class: "names",
+        id: `${id}-title`,
+        text: title,
+        "aria-describedby": `${id}-text ${id}-time`,
+        onclick: (event) => {
+          if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+          event.preventDefault();
+          this.onOpen(message.conversation, message.id);
         },
-        h("span", { class: "names", id: `${id}-title`, text: title }),
-        h("time", { id: `${id}-time`, datetime: message.sent_at, text: formatTime(message.sent_at) }),
-        h("span", { class: "preview", id: `${id}-text`, text: t("list.from", { name: sender, text }) }),
-      ),
+      }),
+      h("time", { id: `${id}-time`, datetime: message.sent_at, text: formatTime(message.sent_at) }),
+      h("span", { class: "preview", id: `${id}-text`, text: t("list.from", { name: sender, text }) }),
     );
   }
 }
