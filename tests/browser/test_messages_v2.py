@@ -67,7 +67,6 @@ def test_edit_then_delete_with_the_keyboard(app: Any) -> None:
     composer = alice.get_by_role("textbox", name="Message")
     composer.focus()
     alice.keyboard.press("Shift+Tab")
-    alice.keyboard.press("Shift+Tab")
     options = bubble(alice, text).get_by_role("button", name="Options du message")
     expect(options).to_be_focused()
     alice.keyboard.press("Enter")
