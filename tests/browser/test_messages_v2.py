@@ -239,12 +239,12 @@ def test_search_finds_fete_and_opens_the_conversation_there(app: Any) -> None:
     expect(results).to_be_visible()
     result = results.get_by_role("link", name="Bob Lefèvre et Carole Dubois").first
     expect(result).to_have_accessible_description(re_contains("fête de la rue"))
-    screenshot(alice, "search")
     result.click()
     found = message_log(alice).locator(".message.found")
     expect(found).to_contain_text("On organise la fête de la rue")
     expect(found).to_be_focused()
     expect(found).to_be_in_viewport()
+    screenshot(alice, "search")
     assert "message=" in alice.url
     expect(
         alice.get_by_role("heading", name="Bob Lefèvre et Carole Dubois")
