@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -24,7 +25,7 @@ from tests.browser.conftest import (
 from tests.support.client import open_socket
 from tests.support.images import PDF
 from tests.support.protocol import Frame
-from tests.support.servers import DaphneServer
+from tests.support.servers import DaphneServer, Site
 
 pytestmark = pytest.mark.browser
 
@@ -308,3 +309,31 @@ def test_read_shows_again_after_a_reload(app: Any) -> None:
     carol.reload()
     expect(carol.get_by_role("status")).to_have_text("Connecté")
     expect(bubble(carol, text).locator(".receipt")).to_have_text("Lu par Bob Lefèvre")
+
+
+def test_edit_is_offered_within_the_servers_window_only(app: Any, site: Site) -> None:
+    """The page gets MESSAGE_EDIT_WINDOW_SECONDS from the server: with 3 s,
+    "Modifier" leaves the options menu once they have passed; "Supprimer"
+    stays (deleting has no window)."""
+    short = site.server("short-edit-window", MESSAGE_EDIT_WINDOW_SECONDS="3")
+    try:
+        david = app("david", on=short)
+        conversation_link(david, "carol").click()
+        text = unique("Je corrige tout de suite")
+        send(david, text)
+        options = bubble(david, text).get_by_role("button", name="Options du message")
+        options.click()
+        expect(david.get_by_role("menuitem", name="Modifier")).to_be_visible()
+        david.keyboard.press("Escape")
+        deadline = time.monotonic() + 20
+        while True:
+            options.click()
+            expect(david.get_by_role("menuitem", name="Supprimer")).to_be_visible()
+            offered = david.get_by_role("menuitem", name="Modifier").count()
+            david.keyboard.press("Escape")
+            if not offered:
+                break
+            assert time.monotonic() < deadline, "Modifier still offered after 20 s"
+            david.wait_for_timeout(500)
+    finally:
+        short.stop()
