@@ -2,20 +2,21 @@
 
 import { api, setCsrfToken } from "./api.js";
 import { language, setLanguage, t, translatePage } from "./i18n.js";
-import { loadCursor, openOutbox, saveCursor } from "./outbox.js";
 import { PresenceTracker } from "./presence.js";
+import { openCommunityStore } from "./community.js";
 import { HistoryLoader } from "./history.js";
-import { notificationBody, notifyHidden, setUpNotifications } from "./notifier.js";
+import { Navigator } from "./navigation.js";
+import { notifyHidden, setUpNotifications } from "./notifier.js";
 import * as push from "./push.js";
 import { hrefFor as hrefIn, routeFrom, setUrl } from "./routes.js";
 import { changeLanguage, fetchCommunity, probeAccess } from "./session.js";
 import { Connection, socketUrl } from "./socket.js";
-import { Store, UnknownFrameError } from "./store.js";
+import { UnknownFrameError } from "./store.js";
 import { uploadFile } from "./uploads.js";
 import { EmailBanner } from "./views/banner.js";
 import { CommunitySwitcher } from "./views/communities.js";
 import { Composer } from "./views/composer.js";
-import { ConversationList, conversationTitle, previewText } from "./views/conversationList.js";
+import { ConversationList } from "./views/conversationList.js";
 import { byId } from "./views/dom.js";
 import { MuteButton } from "./views/mute.js";
 import { RecipientPicker } from "./views/picker.js";
@@ -31,7 +32,6 @@ setLanguage(config.language);
 setCsrfToken(config.csrf);
 translatePage(document);
 
-const layout = byId("main");
 const statusNode = byId("connection");
 const state = {
   slug: null,
@@ -44,8 +44,6 @@ const state = {
 
 const hrefFor = (conversation) => hrefIn(state.slug, conversation);
 const routeFromLocation = () => routeFrom(location.search);
-
-const isWide = () => matchMedia("(min-width: 48rem)").matches;
 
 // Views
 
@@ -124,72 +122,6 @@ function updateTitle() {
   document.title = total ? `(${total}) ${base}` : base;
 }
 
-// Navigation
-
-function showPane(pane) {
-  layout.dataset.view = pane;
-}
-
-/** Open a conversation; with `message`, at that message (a search result). */
-async function openConversation(id, { replace = false, focus = true, message = null } = {}) {
-  state.current = { type: "conversation", id };
-  setUrl(message ? `${hrefFor(id)}&message=${message}` : hrefFor(id), replace);
-  picker.setVisible(false);
-  composer.setVisible(true);
-  composer.setError("");
-  list.select(id);
-  thread.show(state.current);
-  renderMute();
-  showPane("thread");
-  if (message) {
-    await seekMessage(id, message);
-    return;
-  }
-  loadHistory(id);
-  markVisibleRead();
-  if (focus) (isWide() ? composer : byId("thread-title")).focus();
-}
-
-function renderMute() {
-  const id = state.current.type === "conversation" ? state.current.id : null;
-  mute.render(id !== null ? (state.store.conversations.get(id) ?? null) : null);
-}
-
-function openDraft({ replace = false } = {}) {
-  state.current = { type: "draft", participants: [config.me] };
-  mute.render(null);
-  setUrl(`${hrefFor()}&new=1`, replace);
-  picker.reset(config.me);
-  picker.setVisible(true);
-  composer.setVisible(true);
-  composer.setError("");
-  list.select(null);
-  thread.show(state.current);
-  showPane("thread");
-  picker.focus();
-}
-
-function closeThread({ replace = false } = {}) {
-  state.current = { type: "none" };
-  mute.render(null);
-  setUrl(hrefFor(), replace);
-  picker.setVisible(false);
-  composer.setVisible(false);
-  list.select(null);
-  thread.show(state.current);
-  showPane("list");
-}
-
-function applyRoute(route, replace) {
-  if (route.conversation) {
-    openConversation(route.conversation, { replace, focus: false, message: route.message });
-  } else if (route.draft) {
-    openDraft({ replace });
-  } else {
-    closeThread({ replace });
-  }
-}
-
 // History
 
 const histories = new HistoryLoader({
@@ -206,20 +138,23 @@ const histories = new HistoryLoader({
   },
 });
 
+const nav = new Navigator({
+  state,
+  me: config.me,
+  views: { list, thread, composer, picker, mute },
+  histories,
+  markRead: () => markVisibleRead(),
+});
+const openConversation = (id, options) => nav.openConversation(id, options);
+const openDraft = (options) => nav.openDraft(options);
+const closeThread = (options) => nav.closeThread(options);
+const applyRoute = (route, replace) => nav.apply(route, replace);
+const renderMute = () => nav.renderMute();
 const loadHistory = (id) => histories.load(state.store, id);
 const loadOlder = () => {
   const id = thread.conversationId();
   if (id !== null) histories.older(state.store, id);
 };
-
-/** Load history until it holds `messageId`, then show it highlighted. */
-async function seekMessage(id, messageId) {
-  const store = state.store;
-  const found = await histories.seek(store, id, messageId);
-  if (store !== state.store || state.current.id !== id) return;
-  if (!(found && thread.reveal(messageId))) byId("thread-title").focus();
-  markVisibleRead();
-}
 
 // Sending, reading, typing
 
@@ -266,19 +201,6 @@ function markVisibleRead() {
   if (frame) state.connection?.send(frame);
 }
 
-// Notifications while hidden
-
-function describe(message) {
-  const store = state.store;
-  const conversation = store.conversations.get(message.conversation);
-  const showText = state.preferences?.email_include_text !== false;
-  return {
-    title: conversation ? conversationTitle(store, conversation) : store.displayName(message.sender),
-    body: notificationBody(showText, store.displayName(message.sender), previewText(message)),
-    url: hrefFor(message.conversation),
-  };
-}
-
 // Frames
 
 function onFrame(frame) {
@@ -303,9 +225,10 @@ function onFrame(frame) {
   }
   if (result.fresh.length) {
     notifyHidden({
+      store,
       messages: result.fresh,
-      me: config.me,
-      describe,
+      showText: state.preferences?.email_include_text !== false,
+      hrefFor,
       onOpen: (id) => openConversation(id),
     });
     markVisibleRead();
@@ -348,18 +271,11 @@ async function startCommunity(slug) {
   state.slug = slug;
   localStorage.setItem("voisins.community", slug);
   switcher.setCurrent(slug);
-  const outbox = await openOutbox({ me: config.me, community: slug });
+  const { store, items } = await openCommunityStore({ me: config.me, slug });
   if (state.slug !== slug) return;
-  const store = new Store({
-    me: config.me,
-    community: slug,
-    cursor: loadCursor(localStorage, config.me, slug),
-    outbox,
-  });
   state.store = store;
   store.subscribe((change) => {
     if (store !== state.store) return;
-    saveCursor(localStorage, config.me, slug, store.cursor());
     list.render();
     updateTitle();
     renderMute();
@@ -378,7 +294,7 @@ async function startCommunity(slug) {
   thread.bind(store);
   search.bind(store);
   // Sends an earlier page left unacknowledged: shown at once, resent on open.
-  store.restorePending(outbox.items);
+  store.restorePending(items);
   renderStatus(statusNode, "connecting");
   const data = await fetchCommunity(slug, {
     onOffline: () => renderStatus(statusNode, "offline"),

@@ -4,30 +4,34 @@
 
 import { t } from "./i18n.js";
 import * as push from "./push.js";
+import { conversationTitle, previewText } from "./views/conversationList.js";
 import { byId } from "./views/dom.js";
 
-/**
- * Show one notification per conversation for `messages` from others, while
- * the tab is hidden. `describe(message)` gives `{ title, body, url }`.
- */
-export function notifyHidden({ messages, me, describe, onOpen }) {
+/** Title, text and link of a message's notification. */
+export function describeMessage(store, message, { showText, hrefFor }) {
+  const conversation = store.conversations.get(message.conversation);
+  const sender = store.displayName(message.sender);
+  return {
+    title: conversation ? conversationTitle(store, conversation) : sender,
+    body: showText ? t("list.from", { name: sender, text: previewText(message) }) : t("notify.fallback"),
+    url: hrefFor(message.conversation),
+  };
+}
+
+/** One notification per conversation for `messages` from others, while the tab is hidden. */
+export function notifyHidden({ store, messages, showText, hrefFor, onOpen }) {
   if (document.visibilityState === "visible") return;
   const latest = new Map();
   for (const message of messages) {
-    if (message.sender !== me) latest.set(message.conversation, message);
+    if (message.sender !== store.me) latest.set(message.conversation, message);
   }
   for (const message of latest.values()) {
     push.showNotification({
-      ...describe(message),
+      ...describeMessage(store, message, { showText, hrefFor }),
       tag: `conversation-${message.conversation}`,
       onClick: () => onOpen(message.conversation),
     });
   }
-}
-
-/** The notification text, or a neutral one when the resident keeps text out of them. */
-export function notificationBody(showText, sender, text) {
-  return showText ? t("list.from", { name: sender, text }) : t("notify.fallback");
 }
 
 /**
