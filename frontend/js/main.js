@@ -271,6 +271,7 @@ async function startCommunity(slug) {
   state.slug = slug;
   localStorage.setItem("voisins.community", slug);
   switcher.setCurrent(slug);
+  composer.clearAttachments();
   const { store, items } = await openCommunityStore({ me: config.me, slug });
   if (state.slug !== slug) return;
   state.store = store;

@@ -337,3 +337,18 @@ def test_edit_is_offered_within_the_servers_window_only(app: Any, site: Site) ->
             david.wait_for_timeout(500)
     finally:
         short.stop()
+
+
+def test_a_file_the_server_refuses_says_why_and_is_not_sent(app: Any) -> None:
+    """A text file dressed as a photo is refused by its content
+    (unsupported_type): the tray says why; removed, nothing is left to send."""
+    carol = app("carol")
+    conversation_link(carol, "david").click()
+    fake = {"name": "liste.png", "mimeType": "image/png", "buffer": b"pas une image\n"}
+    carol.locator("#attach-input").set_input_files([fake])
+    tray = carol.get_by_role("list", name="Pièces jointes")
+    expect(tray.get_by_role("alert")).to_contain_text("Seules les photos")
+    carol.get_by_role("button", name="Envoyer").click()
+    expect(message_log(carol).get_by_text("Envoi…")).to_have_count(0)
+    tray.get_by_role("button", name="Retirer liste.png").click()
+    expect(tray).to_be_hidden()

@@ -72,6 +72,11 @@ export class Composer {
     if (!visible) this.tray.clear();
   }
 
+  /** Uploads belong to one community: forget them when switching. */
+  clearAttachments() {
+    this.tray.clear();
+  }
+
   setError(text) {
     this.error.textContent = text;
     this.error.hidden = !text;

@@ -205,7 +205,7 @@ export class ThreadView {
         mine,
         sender: mine ? t("message.you") : this.store.displayName(message.sender),
         showSender: group && !mine,
-        editing: Boolean(message) && message.id === this.editingId,
+        editing: Boolean(message) && message.id === this.editingId && !message.deleted,
         found: Boolean(message) && message.id === this.foundId,
       },
       this.handlers,
