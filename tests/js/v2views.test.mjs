@@ -155,6 +155,7 @@ describe("account history", () => {
     assert.equal(eraseErrorText(new ApiError(403, "forbidden", "")), "Mot de passe incorrect.");
     assert.equal(eraseErrorText(new ApiError(400, "bad_request", "")), "Mot de passe incorrect.");
     assert.match(eraseErrorText(new ApiError(404, "not_found", "")), /pas encore disponible/);
+    assert.match(eraseErrorText(new ApiError(429, "rate_limited", "")), /Trop de mots de passe/);
     assert.match(eraseErrorText(new Error("network")), /n’a pas abouti/);
   });
 });

@@ -106,6 +106,7 @@ export class AccountSection {
 export function eraseErrorText(error) {
   if (!(error instanceof ApiError)) return t("erase.error");
   if (error.status === 400 || error.status === 403) return t("erase.wrongPassword");
+  if (error.status === 429) return t("erase.tooMany");
   if (error.status === 404 || error.status === 405) return t("erase.unavailable");
   return t("erase.error");
 }
