@@ -6,6 +6,9 @@ const DB_NAME = "voisins";
 const DB_VERSION = 1;
 const STORE = "pending";
 const CURSOR_PREFIX = "voisins.cursor";
+// Some browsers leave an open request hanging (private modes, a blocked
+// upgrade): past this, the page goes on without the outbox.
+const OPEN_WITHIN_MS = 3_000;
 
 function promised(request) {
   return new Promise((resolve, reject) => {
@@ -35,14 +38,28 @@ function memoryOnly() {
  * left pending), `put(item)` and `delete(clientId)`, each resolving once
  * written. Never rejects: without storage, sends still work for this page.
  */
-export async function openOutbox({ me, community, indexedDB = globalThis.indexedDB }) {
+export async function openOutbox({
+  me,
+  community,
+  indexedDB = globalThis.indexedDB,
+  within = OPEN_WITHIN_MS,
+}) {
   if (!indexedDB) return memoryOnly();
   let db;
+  let timer;
   try {
-    db = await openDatabase(indexedDB);
+    db = await Promise.race([
+      openDatabase(indexedDB),
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve(null), within);
+      }),
+    ]);
   } catch {
-    return memoryOnly();
+    db = null;
+  } finally {
+    clearTimeout(timer);
   }
+  if (!db) return memoryOnly();
   const write = (change) =>
     new Promise((resolve) => {
       const transaction = db.transaction(STORE, "readwrite");

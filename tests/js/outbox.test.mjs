@@ -54,6 +54,13 @@ describe("outbox (IndexedDB)", needsIndexedDB, () => {
     assert.deepEqual(elsewhere.items, []);
   });
 
+  it("goes on without storage when IndexedDB never answers", async () => {
+    const hanging = { open: () => ({}) };
+    const outbox = await openOutbox({ me: "alice", community: "bourg", indexedDB: hanging, within: 20 });
+    assert.deepEqual(outbox.items, []);
+    await outbox.put(item("a", 1));
+  });
+
   it("works without IndexedDB, keeping nothing", async () => {
     const outbox = await openOutbox({ me: "alice", community: "bourg", indexedDB: undefined });
     await outbox.put(item("a", 1));
