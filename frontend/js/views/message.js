@@ -176,7 +176,8 @@ function pendingMeta(item, onRetry) {
  * onRetry, onActions(message, button), onOpenPhoto(attachment, button),
  * onSave(id, body), onCancel().
  */
-export function messageItem({ key, sig, message, item, mine, sender, showSender, editing, found }, handlers) {
+export function messageItem(shown, handlers) {
+  const { key, sig, message, item, mine, sender, showSender, editing, found } = shown;
   const classes = ["message", mine ? "mine" : "theirs"];
   if (item) classes.push(item.status);
   if (message?.deleted) classes.push("is-deleted");
@@ -185,12 +186,16 @@ export function messageItem({ key, sig, message, item, mine, sender, showSender,
   const content = editing
     ? [editForm(message, handlers)]
     : [body(source), attachmentList(source.attachments, handlers.onOpenPhoto)];
+  const meta = message
+    ? storedMeta(message, { mine, onActions: handlers.onActions })
+    : pendingMeta(item, handlers.onRetry);
+  const id = message ? String(message.id) : undefined;
   return h(
     "li",
-    { class: classes.join(" "), dataset: { key, sig, id: message ? String(message.id) : undefined } },
+    { class: classes.join(" "), dataset: { key, sig, id } },
     h("p", { class: showSender ? "sender" : "sender visually-hidden", text: sender }),
     ...content,
-    message ? storedMeta(message, { mine, onActions: handlers.onActions }) : pendingMeta(item, handlers.onRetry),
+    meta,
   );
 }
 
