@@ -25,10 +25,6 @@ export class PendingSends {
     return this.items.get(clientId);
   }
 
-  has(clientId) {
-    return this.items.has(clientId);
-  }
-
   values() {
     return this.items.values();
   }

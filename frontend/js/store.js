@@ -242,10 +242,6 @@ export class Store {
 
   // Sending
 
-  static sendFrame(item) {
-    return PendingSends.frame(item);
-  }
-
   /**
    * Queue a message (optimistic: shown at once as pending) and return the
    * frame to send. Exactly one of `conversation` or `to`; `attachments` are
@@ -299,15 +295,6 @@ export class Store {
   canEdit(message, windowSeconds) {
     if (message.sender !== this.me || message.deleted) return false;
     return this.now() - Date.parse(message.sent_at) < windowSeconds * 1000;
-  }
-
-  /** The message with this id, in whichever conversation holds it. */
-  findMessage(id) {
-    for (const conversation of this.conversations.values()) {
-      const message = conversation.messages.get(id);
-      if (message) return message;
-    }
-    return null;
   }
 
   // Frames
