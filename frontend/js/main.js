@@ -271,6 +271,8 @@ async function startCommunity(slug) {
   state.slug = slug;
   localStorage.setItem("voisins.community", slug);
   switcher.setCurrent(slug);
+  // The community just left may have been read meanwhile: count again.
+  if (state.store) switcher.refresh();
   composer.clearAttachments();
   const { store, items } = await openCommunityStore({ me: config.me, slug });
   if (state.slug !== slug) return;
