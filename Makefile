@@ -29,7 +29,7 @@ run: seed
 
 ## Run the whole test suite (servers that are missing are skipped with a reason;
 ## REQUIRE_SERVICES=1, as in .ci/run, turns those skips into failures).
-test: $(STAMP)
+test: $(STAMP) node-modules
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/with_postgres.py $(BIN)/python -m pytest tests/unit tests/integration -p no:cacheprovider
 	@if [ -d tests/js ]; then \
@@ -37,6 +37,15 @@ test: $(STAMP)
 		elif [ "$$REQUIRE_SERVICES" = 1 ]; then echo "FAILED: Node.js is required for tests/js"; exit 1; \
 		else echo "SKIPPED: client module tests (tests/js): Node.js is not installed"; fi; \
 	fi
+
+## Test-only JavaScript tools (package-lock.json: axe-core for the browser
+## tests' accessibility checks, fake-indexeddb for tests/js), from the npm
+## registry only: no install scripts, no browser download.
+.PHONY: node-modules
+node-modules:
+	@if command -v npm >/dev/null; then npm ci --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	elif [ "$$REQUIRE_SERVICES" = 1 ]; then echo "FAILED: npm is required (package-lock.json)"; exit 1; \
+	else echo "SKIPPED: npm ci: npm is not installed (accessibility and outbox tests will skip)"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -48,7 +57,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var staticfiles node_modules .pytest_cache .mypy_cache .ruff_cache
 
 ## Load benchmark: the project against the Channels tutorial design and a bare
 ## websockets relay (bench/README.md). BENCH_QUICK=1: about 3 minutes;

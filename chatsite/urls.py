@@ -5,11 +5,19 @@ from django.views.i18n import set_language
 from conversations.accounts.views import throttled_login
 from conversations.api import api
 from conversations.notifications.views import unsubscribe
-from conversations.views import healthz, index, metrics, privacy, service_worker
+from conversations.views import (
+    healthz,
+    index,
+    manifest,
+    metrics,
+    privacy,
+    service_worker,
+)
 
 urlpatterns = [
     path("", index, name="index"),
     path("sw.js", service_worker, name="service-worker"),
+    path("manifest.webmanifest", manifest, name="manifest"),
     path("i18n/setlang/", set_language, name="language"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),

@@ -13,6 +13,7 @@ from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -23,6 +24,16 @@ from .selectors.conversations import community_list_for_user
 from .selectors.retention import community_retention_for_user
 
 SERVICE_WORKER = "app/sw.js"
+THEME_COLOUR = "#1d5fae"
+MANIFEST_ICONS = [
+    ("icon-192", "192x192"),
+    ("icon-512", "512x512"),
+    ("maskable-512", "512x512"),
+]
+MANIFEST_DESCRIPTION = {
+    "fr": "Messages privés entre voisins",
+    "en": "Private messages between neighbours",
+}
 
 
 @login_required
@@ -38,6 +49,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "communities": communities,
         "language": get_language() or settings.LANGUAGE_CODE,
         "csrf": get_token(request),
+        "editWindowSeconds": settings.MESSAGE_EDIT_WINDOW_SECONDS,
+        "attachmentMaxBytes": settings.ATTACHMENT_MAX_BYTES,
     }
     return render(
         request,
@@ -56,6 +69,37 @@ def service_worker(request: HttpRequest) -> HttpResponse:
         body = source.read()
     response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
     response["Service-Worker-Allowed"] = "/"
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@require_GET
+def manifest(request: HttpRequest) -> JsonResponse:
+    """The web app manifest: the app installs on a phone's home screen.
+
+    Served from the site root (not /static/) so that its scope and start URL
+    can be `/`; icons go through `static` for their hashed production names.
+    """
+    icons = [
+        {"src": static(f"app/icons/{name}.png"), "sizes": size, "type": "image/png"}
+        | ({"purpose": "maskable"} if name.startswith("maskable") else {})
+        for name, size in MANIFEST_ICONS
+    ]
+    language = get_language() or settings.LANGUAGE_CODE
+    body = {
+        "name": "Voisins",
+        "short_name": "Voisins",
+        "description": MANIFEST_DESCRIPTION.get(language, MANIFEST_DESCRIPTION["fr"]),
+        "lang": language,
+        "start_url": "/",
+        "scope": "/",
+        "id": "/",
+        "display": "standalone",
+        "theme_color": THEME_COLOUR,
+        "background_color": "#f3f5f8",
+        "icons": icons,
+    }
+    response = JsonResponse(body, content_type="application/manifest+json")
     response["Cache-Control"] = "no-cache"
     return response
 

@@ -75,6 +75,8 @@ async function onPush(event) {
   const url = targetUrl(data);
   const conversation = conversationOf(url) ?? (data.conversation ? String(data.conversation) : null);
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  // Open tabs update their other communities' unread counts.
+  for (const client of windows) client.postMessage({ type: "refresh" });
   // The resident is looking at that very conversation: no need to ring.
   if (conversation !== null) {
     const answers = await Promise.all(windows.map((client) => isWatching(client, conversation)));

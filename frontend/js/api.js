@@ -64,6 +64,11 @@ export const api = {
   conversations: (slug) => request("GET", `/api/communities/${slugPath(slug)}/conversations/`),
   messages: (conversation, { before, limit } = {}) =>
     request("GET", `/api/conversations/${Number(conversation)}/messages/${query({ before, limit })}`),
+  muteConversation: (conversation, muted) =>
+    request("PATCH", `/api/conversations/${Number(conversation)}/`, { muted }),
+  search: (slug, q) => request("GET", `/api/communities/${slugPath(slug)}/search/${query({ q })}`),
+  accountEvents: () => request("GET", "/api/me/account-events/"),
+  erase: (password) => request("POST", "/api/me/erase/", { password }),
   preferences: () => request("GET", "/api/me/preferences/"),
   savePreferences: (changes) => request("PATCH", "/api/me/preferences/", changes),
   confirmEmail: () => request("POST", "/api/me/email/confirm/"),

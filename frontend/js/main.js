@@ -1,29 +1,37 @@
 // The residents' app: wires the store, the socket and the views together.
 
-import { api, ApiError, csrfToken, setCsrfToken } from "./api.js";
-import { language, setLanguage, t } from "./i18n.js";
+import { api, setCsrfToken } from "./api.js";
+import { language, setLanguage, t, translatePage } from "./i18n.js";
 import { PresenceTracker } from "./presence.js";
+import { openCommunityStore } from "./community.js";
+import { HistoryLoader } from "./history.js";
+import { Navigator } from "./navigation.js";
+import { notifyHidden, setUpNotifications } from "./notifier.js";
 import * as push from "./push.js";
+import { hrefFor as hrefIn, routeFrom, setUrl } from "./routes.js";
+import { changeLanguage, fetchCommunity, probeAccess } from "./session.js";
 import { Connection, socketUrl } from "./socket.js";
-import { Store, UnknownFrameError } from "./store.js";
-import { Composer } from "./views/composer.js";
-import { ConversationList, conversationTitle } from "./views/conversationList.js";
+import { UnknownFrameError } from "./store.js";
+import { uploadFile } from "./uploads.js";
 import { EmailBanner } from "./views/banner.js";
+import { CommunitySwitcher } from "./views/communities.js";
+import { Composer } from "./views/composer.js";
+import { ConversationList } from "./views/conversationList.js";
 import { byId } from "./views/dom.js";
+import { MuteButton } from "./views/mute.js";
 import { RecipientPicker } from "./views/picker.js";
+import { SearchView } from "./views/search.js";
 import { SettingsDialog } from "./views/settings.js";
 import { renderStatus } from "./views/status.js";
 import { errorText, ThreadView } from "./views/thread.js";
 
-const HISTORY_PAGE = 50;
 const TYPING_EVERY_MS = 3_000;
-const ACCESS_PROBE_EVERY_MS = 10_000;
 
 const config = JSON.parse(byId("app-config").textContent);
 setLanguage(config.language);
 setCsrfToken(config.csrf);
+translatePage(document);
 
-const layout = byId("main");
 const statusNode = byId("connection");
 const state = {
   slug: null,
@@ -32,34 +40,10 @@ const state = {
   current: { type: "none" },
   preferences: null,
   lastTypingSent: 0,
-  lastProbe: 0,
 };
 
-// URLs: /?community=<slug>&conversation=<id>, or &new=1 for a new message.
-
-function hrefFor(conversation) {
-  const params = new URLSearchParams({ community: state.slug });
-  if (conversation !== undefined) params.set("conversation", String(conversation));
-  return `/?${params}`;
-}
-
-function routeFromLocation() {
-  const params = new URLSearchParams(location.search);
-  const conversation = Number(params.get("conversation") ?? NaN);
-  return {
-    community: params.get("community"),
-    conversation: Number.isSafeInteger(conversation) && conversation > 0 ? conversation : null,
-    draft: params.get("new") === "1",
-  };
-}
-
-function setUrl(url, replace) {
-  if (url === location.pathname + location.search) return;
-  if (replace) history.replaceState(null, "", url);
-  else history.pushState(null, "", url);
-}
-
-const isWide = () => matchMedia("(min-width: 48rem)").matches;
+const hrefFor = (conversation) => hrefIn(state.slug, conversation);
+const routeFromLocation = () => routeFrom(location.search);
 
 // Views
 
@@ -76,11 +60,33 @@ const thread = new ThreadView({
     if (frame) state.connection?.send(frame);
   },
   onLoadOlder: () => loadOlder(),
+  onEdit: (id, body) => sendChange({ type: "message.edit", id, body }),
+  onDelete: (id) => sendChange({ type: "message.delete", id }),
+  editWindowSeconds: config.editWindowSeconds,
 });
 
 const composer = new Composer({
-  onSend: (body) => sendMessage(body),
+  onSend: (body, attachments) => sendMessage(body, attachments),
   onTyping: () => sendTyping(),
+  upload: (file, onProgress) =>
+    uploadFile({ slug: state.slug, file, onProgress, maxBytes: config.attachmentMaxBytes }),
+  maxBytes: config.attachmentMaxBytes,
+});
+
+const search = new SearchView({
+  search: (q) => api.search(state.slug, q),
+  onOpen: (conversation, message) => openConversation(conversation, { message }),
+  hrefFor,
+});
+
+const mute = new MuteButton({
+  save: (id, muted) => api.muteConversation(id, muted),
+  onSaved: (summary) => state.store.applySummary(summary),
+});
+
+const switcher = new CommunitySwitcher({
+  fetchCommunities: () => api.communities(),
+  communities: config.communities,
 });
 
 const picker = new RecipientPicker({
@@ -116,123 +122,69 @@ function updateTitle() {
   document.title = total ? `(${total}) ${base}` : base;
 }
 
-// Navigation
-
-function showPane(pane) {
-  layout.dataset.view = pane;
-}
-
-function openConversation(id, { replace = false, focus = true } = {}) {
-  state.current = { type: "conversation", id };
-  setUrl(hrefFor(id), replace);
-  picker.setVisible(false);
-  composer.setVisible(true);
-  composer.setError("");
-  list.select(id);
-  thread.show(state.current);
-  showPane("thread");
-  loadHistory(id);
-  markVisibleRead();
-  if (focus) (isWide() ? composer : byId("thread-title")).focus();
-}
-
-function openDraft({ replace = false } = {}) {
-  state.current = { type: "draft", participants: [config.me] };
-  setUrl(`${hrefFor()}&new=1`, replace);
-  picker.reset(config.me);
-  picker.setVisible(true);
-  composer.setVisible(true);
-  composer.setError("");
-  list.select(null);
-  thread.show(state.current);
-  showPane("thread");
-  picker.focus();
-}
-
-function closeThread({ replace = false } = {}) {
-  state.current = { type: "none" };
-  setUrl(hrefFor(), replace);
-  picker.setVisible(false);
-  composer.setVisible(false);
-  list.select(null);
-  thread.show(state.current);
-  showPane("list");
-}
-
-function applyRoute(route, replace) {
-  if (route.conversation) openConversation(route.conversation, { replace, focus: false });
-  else if (route.draft) openDraft({ replace });
-  else closeThread({ replace });
-}
-
 // History
 
-async function loadHistory(id) {
-  const store = state.store;
-  const conversation = store.ensureConversation(id);
-  if (conversation.history !== "none") return;
-  conversation.history = "loading";
-  thread.setLoading(true);
-  try {
-    const page = await api.messages(id, { limit: HISTORY_PAGE });
+const histories = new HistoryLoader({
+  api,
+  thread,
+  onLoaded: (store) => {
+    if (store === state.store) markVisibleRead();
+  },
+  onError: () => composer.setError(t("thread.loadError")),
+  onGone: (store, id) => {
     if (store !== state.store) return;
-    store.loadHistory(id, page, HISTORY_PAGE);
-    markVisibleRead();
-  } catch (error) {
-    conversation.history = "none";
-    if (error instanceof ApiError && error.status === 404 && state.current.id === id) {
-      store.conversations.delete(id);
-      closeThread({ replace: true });
-    } else {
-      composer.setError(t("thread.loadError"));
-    }
-  } finally {
-    thread.setLoading(false);
-  }
-}
+    store.conversations.delete(id);
+    if (state.current.id === id) closeThread({ replace: true });
+  },
+});
 
-async function loadOlder() {
-  const store = state.store;
+const nav = new Navigator({
+  state,
+  me: config.me,
+  views: { list, thread, composer, picker, mute },
+  histories,
+  markRead: () => markVisibleRead(),
+});
+const openConversation = (id, options) => nav.openConversation(id, options);
+const openDraft = (options) => nav.openDraft(options);
+const closeThread = (options) => nav.closeThread(options);
+const applyRoute = (route, replace) => nav.apply(route, replace);
+const renderMute = () => nav.renderMute();
+const loadHistory = (id) => histories.load(state.store, id);
+const loadOlder = () => {
   const id = thread.conversationId();
-  const conversation = id !== null ? store.conversations.get(id) : null;
-  if (!conversation || conversation.history !== "partial" || thread.loading) return;
-  thread.setLoading(true);
-  try {
-    const page = await api.messages(id, {
-      before: conversation.oldestHistoryId,
-      limit: HISTORY_PAGE,
-    });
-    if (store === state.store) store.loadHistory(id, page, HISTORY_PAGE);
-  } catch {
-    composer.setError(t("thread.loadError"));
-  } finally {
-    thread.setLoading(false);
-  }
-}
+  if (id !== null) histories.older(state.store, id);
+};
 
 // Sending, reading, typing
 
-async function sendMessage(body) {
+async function sendMessage(body, attachments = []) {
   const store = state.store;
   composer.setError("");
   let frame;
   if (state.current.type === "conversation") {
-    frame = store.send({ body, conversation: state.current.id });
+    frame = store.send({ body, conversation: state.current.id, attachments });
   } else if (state.current.type === "draft") {
     const to = await picker.resolve();
     if (!to) return false;
     const existing = store.findByParticipants([config.me, ...to]);
     if (existing) {
-      frame = store.send({ body, conversation: existing.id });
+      frame = store.send({ body, conversation: existing.id, attachments });
       openConversation(existing.id, { replace: true });
     } else {
-      frame = store.send({ body, to });
+      frame = store.send({ body, to, attachments });
     }
   } else {
     return false;
   }
   state.connection?.send(frame);
   return true;
+}
+
+/** An edit or a deletion: applied when the server's `message.updated` comes back. */
+function sendChange(frame) {
+  composer.setError("");
+  if (!state.connection?.send(frame)) composer.setError(t("status.offline"));
 }
 
 function sendTyping() {
@@ -247,31 +199,6 @@ function markVisibleRead() {
   if (state.current.type !== "conversation" || document.visibilityState !== "visible") return;
   const frame = state.store.readFrame(state.current.id);
   if (frame) state.connection?.send(frame);
-}
-
-// Notifications while hidden
-
-function notifyHidden(messages) {
-  if (document.visibilityState === "visible") return;
-  const latest = new Map();
-  for (const message of messages) {
-    if (message.sender !== config.me) latest.set(message.conversation, message);
-  }
-  const showText = state.preferences?.email_include_text !== false;
-  for (const message of latest.values()) {
-    const conversation = state.store.conversations.get(message.conversation);
-    push.showNotification({
-      title: conversation
-        ? conversationTitle(state.store, conversation)
-        : state.store.displayName(message.sender),
-      body: showText
-        ? `${state.store.displayName(message.sender)} : ${message.body}`
-        : t("notify.fallback"),
-      url: hrefFor(message.conversation),
-      tag: `conversation-${message.conversation}`,
-      onClick: () => openConversation(message.conversation),
-    });
-  }
 }
 
 // Frames
@@ -297,12 +224,19 @@ function onFrame(frame) {
     }
   }
   if (result.fresh.length) {
-    notifyHidden(result.fresh);
+    notifyHidden({
+      store,
+      messages: result.fresh,
+      showText: state.preferences?.email_include_text !== false,
+      hrefFor,
+      onOpen: (id) => openConversation(id),
+    });
     markVisibleRead();
   }
   if (result.error) {
     console.warn("server error frame", result.error.code);
-    if (result.error.code === "rate_limited") composer.setError(errorText("rate_limited"));
+    const shown = ["rate_limited", "edit_window_closed", "not_allowed", "not_found"];
+    if (shown.includes(result.error.code)) composer.setError(errorText(result.error.code));
   }
   if (frame.type === "typing") scheduleTypingExpiry();
 }
@@ -330,33 +264,24 @@ function onOpen() {
   }
 }
 
-/** After failed handshakes: logged out, or no longer in this community? */
-async function probeAccess() {
-  const now = Date.now();
-  if (now - state.lastProbe < ACCESS_PROBE_EVERY_MS) return;
-  state.lastProbe = now;
-  try {
-    const communities = await api.communities();
-    if (!communities.some((community) => community.slug === state.slug)) location.assign("/");
-  } catch (error) {
-    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
-      location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname + location.search)}`);
-    }
-  }
-}
-
 // Community
 
 async function startCommunity(slug) {
   state.connection?.stop();
   state.slug = slug;
   localStorage.setItem("voisins.community", slug);
-  const store = new Store({ me: config.me, community: slug });
+  switcher.setCurrent(slug);
+  // The community just left may have been read meanwhile: count again.
+  if (state.store) switcher.refresh();
+  composer.clearAttachments();
+  const { store, items } = await openCommunityStore({ me: config.me, slug });
+  if (state.slug !== slug) return;
   state.store = store;
   store.subscribe((change) => {
     if (store !== state.store) return;
     list.render();
     updateTitle();
+    renderMute();
     const shown = thread.conversationId();
     const draft = state.current.type === "draft";
     if (
@@ -370,50 +295,30 @@ async function startCommunity(slug) {
   });
   list.bind(store);
   thread.bind(store);
+  search.bind(store);
+  // Sends an earlier page left unacknowledged: shown at once, resent on open.
+  store.restorePending(items);
   renderStatus(statusNode, "connecting");
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      const [members, conversations] = await Promise.all([
-        api.members(slug),
-        api.conversations(slug),
-      ]);
-      if (store !== state.store) return;
-      store.setMembers(members);
-      store.loadConversations(conversations);
-      break;
-    } catch (error) {
-      if (error instanceof ApiError && [401, 403, 404].includes(error.status)) {
-        probeAccess();
-        return;
-      }
-      renderStatus(statusNode, "offline");
-      await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1_000 * 2 ** attempt)));
-    }
-  }
+  const data = await fetchCommunity(slug, {
+    onOffline: () => renderStatus(statusNode, "offline"),
+    isCurrent: () => store === state.store,
+  });
+  if (!data || store !== state.store) return;
+  store.setMembers(data.members);
+  store.loadConversations(data.conversations);
   const connection = new Connection({
     url: socketUrl(location, slug),
     onFrame,
     onOpen,
     onStatus: (status) => {
       renderStatus(statusNode, status);
-      if (status === "offline" && connection.attempt >= 2) probeAccess();
+      if (status === "offline" && connection.attempt >= 2) probeAccess(state.slug);
     },
-    onGiveUp: () => probeAccess(),
+    onGiveUp: () => probeAccess(state.slug),
   });
   state.connection = connection;
   connection.connect();
   applyRoute(routeFromLocation(), true);
-}
-
-async function changeLanguage(lang) {
-  const body = new URLSearchParams({ language: lang });
-  await fetch("/i18n/setlang/", {
-    method: "POST",
-    headers: { "X-CSRFToken": csrfToken(), "Content-Type": "application/x-www-form-urlencoded" },
-    body,
-    credentials: "same-origin",
-  });
-  location.reload();
 }
 
 // Start
@@ -453,30 +358,11 @@ select?.addEventListener("change", () => {
   startCommunity(select.value);
 });
 
-// Before logging out, stop pushes to this browser: it may be shared.
-const logout = byId("logout-form");
-logout.addEventListener("submit", async (event) => {
-  if (logout.dataset.leaving) return;
-  event.preventDefault();
-  logout.dataset.leaving = "1";
-  await Promise.race([push.disablePush(), new Promise((resolve) => setTimeout(resolve, 2_000))]);
-  logout.submit();
-});
-
-const offer = byId("notify-offer");
-if (push.notificationsSupported() && push.permission() === "default") offer.hidden = false;
-byId("notify-enable").addEventListener("click", async () => {
-  await push.enableNotifications();
-  offer.hidden = true;
-});
-
-push.registerWorker().then(() => {
-  if (push.permission() === "granted") push.subscribePush().catch(() => {});
-});
-push.onWorkerMessage({
-  open: (data) => {
+setUpNotifications({
+  onRefresh: () => switcher.refresh(),
+  onOpenUrl: (href) => {
     try {
-      const url = new URL(data.url, location.origin);
+      const url = new URL(href, location.origin);
       if (url.origin !== location.origin) return;
       history.pushState(null, "", url.pathname + url.search);
       const route = routeFromLocation();
@@ -508,4 +394,5 @@ if (slugs.length) {
   if (select) select.value = slug;
   document.documentElement.dataset.lang = language();
   startCommunity(slug);
+  switcher.start();
 }

@@ -114,10 +114,11 @@ export async function showNotification({ title, body, url, tag, onClick }) {
 }
 
 /**
- * Messages from the service worker: "open this conversation", and "are you
- * showing this conversation to the resident right now?" (answered on the port).
+ * Messages from the service worker: "open this conversation", "are you
+ * showing this conversation to the resident right now?" (answered on the
+ * port), and "a push came: refresh the unread counts".
  */
-export function onWorkerMessage({ open, watching }) {
+export function onWorkerMessage({ open, watching, refresh }) {
   navigator.serviceWorker?.addEventListener("message", (event) => {
     const data = event.data;
     if (!data || typeof data !== "object") return;
@@ -127,6 +128,9 @@ export function onWorkerMessage({ open, watching }) {
         break;
       case "watching":
         event.ports[0]?.postMessage(watching(String(data.conversation)));
+        break;
+      case "refresh":
+        refresh?.();
         break;
       default:
         break;

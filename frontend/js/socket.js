@@ -54,9 +54,14 @@ export function parseServerFrame(text) {
   let valid;
   switch (data.type) {
     case "message.ack":
-      valid = typeof data.client_id === "string" && isMessage(data.message);
+      valid =
+        typeof data.client_id === "string" &&
+        isMessage(data.message) &&
+        (data.messages === undefined ||
+          (Array.isArray(data.messages) && data.messages.every(isMessage)));
       break;
     case "message.new":
+    case "message.updated":
       valid = isMessage(data.message);
       break;
     case "receipt":
@@ -70,7 +75,9 @@ export function parseServerFrame(text) {
       valid =
         Array.isArray(data.messages) &&
         data.messages.every(isMessage) &&
-        typeof data.more === "boolean";
+        typeof data.more === "boolean" &&
+        (data.changed === undefined ||
+          (Array.isArray(data.changed) && data.changed.every(isMessage)));
       break;
     case "pong":
       valid = true;

@@ -1,9 +1,14 @@
 // The tab's state for one community: conversations, messages (deduplicated by
-// id), pending sends (keyed by client_id), unread counts, receipts and typing.
-// No DOM and no I/O: methods change the state, tell subscribers, and return
-// the frames the caller should send.
+// id, replaced by newer revs), pending sends (pending.js), unread counts,
+// receipts, mutes and typing. No DOM and no I/O: methods change the state,
+// tell subscribers, and return the frames the caller should send.
 
-export const TYPING_TTL_MS = 5_000;
+import { PendingSends } from "./pending.js";
+import { readingMethods, TYPING_TTL_MS } from "./reading.js";
+
+export { TYPING_TTL_MS };
+
+const revOf = (message) => message.rev ?? message.id;
 
 function sameMembers(a, b) {
   if (a.length !== b.length) return false;
@@ -15,15 +20,22 @@ function sameMembers(a, b) {
 export class UnknownFrameError extends Error {}
 
 export class Store {
-  constructor({ me, community, now = () => Date.now(), uuid } = {}) {
+  /**
+   * `cursor`: the `{ lastId, maxRev }` an earlier page of this resident
+   * reached in this community; `outbox`: where pending sends are kept.
+   */
+  constructor({ me, community, now = () => Date.now(), uuid, cursor, outbox } = {}) {
     this.me = me;
     this.community = community;
     this.now = now;
     this.uuid = uuid ?? (() => globalThis.crypto.randomUUID());
     this.conversations = new Map();
-    this.pending = new Map();
+    this.pending = new PendingSends({ me, community, now, uuid: this.uuid, outbox });
     this.members = new Map();
-    this.lastSeenId = 0;
+    this.lastSeenId = cursor?.lastId ?? 0;
+    this.maxRev = cursor?.maxRev ?? 0;
+    // The sync in progress: where the next page starts (see syncFrame).
+    this.syncing = null;
     this.listeners = new Set();
   }
 
@@ -69,6 +81,7 @@ export class Store {
         baselineId: 0,
         readUpTo: 0,
         readMarks: new Map(),
+        muted: false,
         messages: new Map(),
         oldestHistoryId: null,
         history: "none", // "none" | "loading" | "partial" | "complete"
@@ -81,22 +94,57 @@ export class Store {
     return conversation;
   }
 
+  /** The conversation list (GET .../conversations/), e.g. after a reload. */
   loadConversations(list) {
     for (const item of list) {
       const conversation = this.ensureConversation(item.id, item.participants);
       conversation.participants = [...item.participants].sort();
       conversation.unread = item.unread;
+      conversation.muted = Boolean(item.muted);
+      this.applyReadMarks(conversation, item.read_marks ?? {});
       const last = item.last_message;
       if (last) {
         conversation.baselineId = Math.max(conversation.baselineId, last.id);
-        if (!conversation.lastMessage || last.id >= conversation.lastMessage.id) {
-          conversation.lastMessage = last;
-        }
-        conversation.messages.set(last.id, last);
-        this.lastSeenId = Math.max(this.lastSeenId, last.id);
+        this.keepMessage(conversation, last);
+        this.resolvePending(last);
       }
     }
     this.emit({ kind: "conversations" });
+  }
+
+  /** A conversation summary the API answered (PATCH: mute). */
+  applySummary(item) {
+    const conversation = this.conversations.get(item.id);
+    if (!conversation) return;
+    conversation.muted = Boolean(item.muted);
+    this.emit({ kind: "conversations", conversation: item.id });
+  }
+
+  /**
+   * Store `message` unless a newer rev of it is there; keep `lastMessage`
+   * and the cursors up to date. Returns true when the message was stored.
+   */
+  keepMessage(conversation, message) {
+    this.lastSeenId = Math.max(this.lastSeenId, message.id);
+    this.maxRev = Math.max(this.maxRev, revOf(message));
+    const known = conversation.messages.get(message.id);
+    if (known && revOf(known) >= revOf(message)) return false;
+    conversation.messages.set(message.id, message);
+    if (!conversation.lastMessage || message.id >= conversation.lastMessage.id) {
+      conversation.lastMessage = message;
+    }
+    return true;
+  }
+
+  /** Our message reached the server: its pending copy goes. */
+  resolvePending(message) {
+    if (message.sender !== this.me) return false;
+    return this.pending.resolve(message.client_id) !== null;
+  }
+
+  /** Where sync resumes after a reload: persisted by the caller. */
+  cursor() {
+    return { lastId: this.lastSeenId, maxRev: this.maxRev };
   }
 
   /** Conversations, most recent first; those without a message last. */
@@ -132,19 +180,14 @@ export class Store {
       message.conversation,
       message.participants,
     );
-    this.lastSeenId = Math.max(this.lastSeenId, message.id);
-    let changedPending = false;
-    if (message.sender === this.me && this.pending.has(message.client_id)) {
-      this.pending.delete(message.client_id);
-      changedPending = true;
-    }
-    if (conversation.messages.has(message.id)) {
-      if (changedPending) this.emit({ kind: "messages", conversation: conversation.id });
+    const changedPending = this.resolvePending(message);
+    const known = conversation.messages.has(message.id);
+    const stored = this.keepMessage(conversation, message);
+    if (known) {
+      if (changedPending || stored) {
+        this.emit({ kind: "messages", conversation: conversation.id });
+      }
       return false;
-    }
-    conversation.messages.set(message.id, message);
-    if (!conversation.lastMessage || message.id > conversation.lastMessage.id) {
-      conversation.lastMessage = message;
     }
     conversation.typing.delete(message.sender);
     if (
@@ -159,6 +202,20 @@ export class Store {
     return true;
   }
 
+  /**
+   * An edit or a deletion (`message.updated`, sync's `changed`): the newer
+   * rev replaces what is shown. A message this tab never loaded is left for
+   * the history page that will bring it in its current state.
+   */
+  applyUpdate(message) {
+    this.maxRev = Math.max(this.maxRev, revOf(message));
+    const conversation = this.conversations.get(message.conversation);
+    if (!conversation?.messages.has(message.id)) return false;
+    if (!this.keepMessage(conversation, message)) return false;
+    this.emit({ kind: "messages", conversation: conversation.id });
+    return true;
+  }
+
   /** A page of history (newest first, as the API answers). */
   loadHistory(conversationId, page, limit) {
     const conversation = this.ensureConversation(conversationId);
@@ -166,12 +223,8 @@ export class Store {
       if (!conversation.participants.length) {
         conversation.participants = [...message.participants].sort();
       }
-      if (!conversation.messages.has(message.id)) {
-        conversation.messages.set(message.id, message);
-      }
-      if (!conversation.lastMessage || message.id > conversation.lastMessage.id) {
-        conversation.lastMessage = message;
-      }
+      this.keepMessage(conversation, message);
+      this.resolvePending(message);
       if (conversation.oldestHistoryId === null || message.id < conversation.oldestHistoryId) {
         conversation.oldestHistoryId = message.id;
       }
@@ -187,159 +240,39 @@ export class Store {
     return [...conversation.messages.values()].sort((a, b) => a.id - b.id);
   }
 
-  // Reading
-
-  /** Our own read mark moved (here or in another tab). */
-  markRead(conversationId, upTo) {
-    const conversation = this.conversations.get(conversationId);
-    if (!conversation) return;
-    conversation.readUpTo = Math.max(conversation.readUpTo, upTo);
-    const lastId = conversation.lastMessage?.id ?? 0;
-    if (conversation.readUpTo >= lastId) {
-      conversation.unread = 0;
-    } else {
-      const covered =
-        conversation.history === "complete" ||
-        (conversation.oldestHistoryId !== null &&
-          conversation.oldestHistoryId <= conversation.readUpTo);
-      if (covered) {
-        let left = 0;
-        for (const message of conversation.messages.values()) {
-          if (message.sender !== this.me && message.id > conversation.readUpTo) left += 1;
-        }
-        conversation.unread = Math.min(conversation.unread, left);
-      }
-    }
-    this.emit({ kind: "conversations" });
-  }
-
-  /**
-   * The `message.read` frame to send for a conversation the resident is
-   * looking at, or null when nothing from others is unread.
-   */
-  readFrame(conversationId) {
-    const conversation = this.conversations.get(conversationId);
-    if (!conversation?.lastMessage) return null;
-    const upTo = conversation.lastMessage.id;
-    let unseen = conversation.unread > 0;
-    if (!unseen) {
-      for (const message of conversation.messages.values()) {
-        if (message.sender !== this.me && message.id > conversation.readUpTo) {
-          unseen = true;
-          break;
-        }
-      }
-    }
-    if (!unseen) return null;
-    this.markRead(conversationId, upTo);
-    return { type: "message.read", conversation: conversationId, up_to: upTo };
-  }
-
-  applyReceipt({ conversation: conversationId, user, up_to: upTo }) {
-    if (user === this.me) {
-      this.markRead(conversationId, upTo);
-      return;
-    }
-    const conversation = this.conversations.get(conversationId);
-    if (!conversation) return;
-    const previous = conversation.readMarks.get(user) ?? 0;
-    if (upTo <= previous) return;
-    conversation.readMarks.set(user, upTo);
-    this.emit({ kind: "receipts", conversation: conversationId });
-  }
-
-  /**
-   * Who has read our latest message in a conversation:
-   * `{ messageId, readers, everyone }`, or null when nobody has yet.
-   */
-  readStatus(conversationId) {
-    const conversation = this.conversations.get(conversationId);
-    if (!conversation) return null;
-    let mine = null;
-    for (const message of conversation.messages.values()) {
-      if (message.sender === this.me && (!mine || message.id > mine.id)) mine = message;
-    }
-    if (!mine) return null;
-    const others = conversation.participants.filter((name) => name !== this.me);
-    const readers = others.filter(
-      (name) => (conversation.readMarks.get(name) ?? 0) >= mine.id,
-    );
-    if (!readers.length) return null;
-    return { messageId: mine.id, readers, everyone: readers.length === others.length };
-  }
-
-  // Typing
-
-  applyTyping({ conversation: conversationId, user }) {
-    if (user === this.me) return;
-    const conversation = this.conversations.get(conversationId);
-    if (!conversation) return;
-    conversation.typing.set(user, this.now() + TYPING_TTL_MS);
-    this.emit({ kind: "typing", conversation: conversationId });
-  }
-
-  /** Who is typing now; expired entries are dropped. */
-  typingIn(conversationId) {
-    const conversation = this.conversations.get(conversationId);
-    if (!conversation) return [];
-    const now = this.now();
-    const names = [];
-    for (const [user, expires] of conversation.typing) {
-      if (expires > now) names.push(user);
-      else conversation.typing.delete(user);
-    }
-    return names.sort();
-  }
-
   // Sending
-
-  static sendFrame(item) {
-    const frame = { type: "message.send", client_id: item.clientId, body: item.body };
-    if (item.conversation !== null) frame.conversation = item.conversation;
-    else frame.to = [...item.to];
-    return frame;
-  }
 
   /**
    * Queue a message (optimistic: shown at once as pending) and return the
-   * frame to send. Exactly one of `conversation` or `to`.
+   * frame to send. Exactly one of `conversation` or `to`; `attachments` are
+   * uploaded attachment objects.
    */
-  send({ body, conversation = null, to = null }) {
-    const item = {
-      clientId: this.uuid(),
-      body,
-      conversation,
-      to: to ? [...to].sort() : null,
-      status: "pending",
-      error: null,
-      createdAt: this.now(),
-    };
-    this.pending.set(item.clientId, item);
+  send({ body, conversation = null, to = null, attachments = [] }) {
+    const item = this.pending.add({ body, conversation, to, attachments });
     this.emit({ kind: "pending", conversation });
-    return Store.sendFrame(item);
+    return PendingSends.frame(item);
+  }
+
+  /** Sends an earlier page kept (outbox): shown as pending, resent on open. */
+  restorePending(items) {
+    if (this.pending.restore(items).length) this.emit({ kind: "pending" });
   }
 
   /** Frames to resend after a reconnect: same client_id, so the server dedups. */
   resendFrames() {
-    return [...this.pending.values()]
-      .filter((item) => item.status === "pending")
-      .map((item) => Store.sendFrame(item));
+    return this.pending.resendFrames();
   }
 
   retry(clientId) {
-    const item = this.pending.get(clientId);
+    const item = this.pending.setStatus(clientId, "pending");
     if (!item) return null;
-    item.status = "pending";
-    item.error = null;
     this.emit({ kind: "pending", conversation: item.conversation });
-    return Store.sendFrame(item);
+    return PendingSends.frame(item);
   }
 
   fail(clientId, code) {
-    const item = this.pending.get(clientId);
+    const item = this.pending.setStatus(clientId, "failed", code);
     if (!item) return false;
-    item.status = "failed";
-    item.error = code;
     this.emit({ kind: "pending", conversation: item.conversation });
     return true;
   }
@@ -356,10 +289,49 @@ export class Store {
     });
   }
 
+  // Editing
+
+  /** Whether the resident may still edit this message (its sender, in the window). */
+  canEdit(message, windowSeconds) {
+    if (message.sender !== this.me || message.deleted) return false;
+    return this.now() - Date.parse(message.sent_at) < windowSeconds * 1000;
+  }
+
   // Frames
 
+  /**
+   * The first `sync` after a (re)connection: new messages after the last id
+   * seen, and edits and deletions past the highest rev seen.
+   */
   syncFrame() {
-    return { type: "sync", after: this.lastSeenId };
+    this.syncing = { after: this.lastSeenId, sinceRev: this.maxRev };
+    return { type: "sync", after: this.lastSeenId, since_rev: this.maxRev };
+  }
+
+  /**
+   * The next page of a sync, from this batch's own cursors: a live message
+   * that arrived meanwhile must not make the next page skip what lies before it.
+   */
+  applySyncBatch(frame, result) {
+    const cursor = this.syncing ?? { after: this.lastSeenId, sinceRev: this.maxRev };
+    for (const message of frame.messages) {
+      if (this.applyMessage(message)) result.fresh.push(message);
+      cursor.after = Math.max(cursor.after, message.id);
+      cursor.sinceRev = Math.max(cursor.sinceRev, revOf(message));
+    }
+    for (const message of frame.changed ?? []) {
+      this.applyUpdate(message);
+      this.resolvePending(message);
+      cursor.sinceRev = Math.max(cursor.sinceRev, revOf(message));
+    }
+    const progressed = frame.messages.length > 0 || (frame.changed ?? []).length > 0;
+    if (frame.more && progressed) {
+      this.syncing = cursor;
+      result.send.push({ type: "sync", after: cursor.after, since_rev: cursor.sinceRev });
+    } else {
+      this.syncing = null;
+      result.synced = true;
+    }
   }
 
   /**
@@ -372,7 +344,10 @@ export class Store {
     switch (frame.type) {
       case "message.ack": {
         const item = this.pending.get(frame.client_id);
-        this.applyMessage(frame.message, { countUnread: false });
+        // `messages`: one per copy of a `separate` send; `message` is the first.
+        for (const message of frame.messages ?? [frame.message]) {
+          this.applyMessage(message, { countUnread: false });
+        }
         if (item && item.conversation === null) {
           result.resolved = {
             clientId: frame.client_id,
@@ -384,21 +359,18 @@ export class Store {
       case "message.new":
         if (this.applyMessage(frame.message)) result.fresh.push(frame.message);
         break;
+      case "message.updated":
+        this.applyUpdate(frame.message);
+        break;
       case "receipt":
         this.applyReceipt(frame);
         break;
       case "typing":
         this.applyTyping(frame);
         break;
-      case "sync.batch": {
-        for (const message of frame.messages) {
-          if (this.applyMessage(message)) result.fresh.push(message);
-        }
-        const last = frame.messages.at(-1);
-        if (frame.more && last) result.send.push({ type: "sync", after: last.id });
-        else result.synced = true;
+      case "sync.batch":
+        this.applySyncBatch(frame, result);
         break;
-      }
       case "pong":
         break;
       case "error":
@@ -412,3 +384,5 @@ export class Store {
     return result;
   }
 }
+
+Object.assign(Store.prototype, readingMethods);

@@ -35,6 +35,8 @@ NAMES = {
     "david": "David Moreau",
 }
 SCREENSHOTS = REPO_ROOT / "test-output" / "screenshots"
+# axe-core comes from npm (package.json, `npm ci`), for these tests only.
+AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 
@@ -53,8 +55,11 @@ def chromium() -> str:
 def browser(chromium: str) -> Iterator[Any]:
     """One browser per module: Playwright's sync driver is not kept running
     across the asyncio tests of other packages."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # The machine is shared (2 cores, other suites running): wait on events
+    # with generous bounds rather than Playwright's 5 s default.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=chromium, args=CHROMIUM_ARGS
@@ -120,7 +125,10 @@ def app(browser: Any, server: DaphneServer) -> Iterator[Callable[..., Any]]:
         *,
         on: DaphneServer | None = None,
         viewport: dict[str, int] | None = None,
+        bypass_csp: bool = False,
     ) -> Any:
+        """`bypass_csp`: only for axe-core, which Playwright injects as an
+        inline script (the policy itself is tested in test_screens.py)."""
         from playwright.sync_api import expect
 
         target = on or server
@@ -128,15 +136,13 @@ def app(browser: Any, server: DaphneServer) -> Iterator[Callable[..., Any]]:
             viewport=viewport or DESKTOP,
             locale="fr-FR",
             timezone_id="Europe/Paris",
+            bypass_csp=bypass_csp,
         )
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
         errors.watch(page, username)
-        page.goto(f"{target.base_url}/")
-        page.get_by_label("Identifiant").fill(username)
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, target, username)
         expect(page.get_by_role("status")).to_have_text("Connecté")
         return page
 
@@ -144,6 +150,41 @@ def app(browser: Any, server: DaphneServer) -> Iterator[Callable[..., Any]]:
     for context in contexts:
         context.close()
     assert errors.seen == [], errors.seen
+
+
+def sign_in(
+    page: Any, server: DaphneServer, username: str, password: str = PASSWORD
+) -> None:
+    """Log in through the form; the app opens."""
+    page.goto(f"{server.base_url}/")
+    page.get_by_label("Identifiant").fill(username)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def add_resident(site: Site, username: str, *communities: str) -> None:
+    """Make `username` an active member of each community (created, but for
+    the demo's, which keeps its name). A new resident gets the password
+    PASSWORD; an existing one keeps theirs (a change would close their
+    sessions)."""
+    for slug in communities:
+        if slug != SLUG:
+            site.manage("createcommunity", slug, "--name", f"Voisins {slug}")
+        known = site.manage(
+            "shell",
+            "-c",
+            "from conversations.models import User; "
+            f"print(User.objects.filter(username={username!r}).exists())",
+        )
+        new = [] if "True" in known else ["--password", PASSWORD]
+        site.manage(
+            "addresident",
+            slug,
+            username,
+            "--email",
+            f"{username}@example.org",
+            *new,
+        )
 
 
 def api_as(server: DaphneServer, username: str) -> HttpClient:
@@ -172,3 +213,21 @@ def screenshot(page: Any, name: str) -> None:
 def unique(prefix: str) -> str:
     """A message text no other test sends."""
     return f"{prefix} {uuid.uuid4().hex[:8]}"
+
+
+def axe_violations(page: Any) -> list[str]:
+    """Serious and critical accessibility violations axe-core finds in the
+    page as it is now (open dialogs included)."""
+    require_service(AXE.exists(), f"{AXE} is missing: run `npm ci`")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    results = page.evaluate(
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact,"
+        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {', '.join(v['nodes'])}"
+        for v in results
+        if v["impact"] in ("serious", "critical")
+    ]

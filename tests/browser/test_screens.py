@@ -89,6 +89,8 @@ def test_settings_change_the_language(app: Any) -> None:
     dialog.get_by_role("button", name="Enregistrer").click()
     expect(page.get_by_role("button", name="New message")).to_be_visible()
     expect(page.get_by_role("status")).to_have_text("Connected")
+    # The markup's own words follow too (data-i18n, filled from the catalogue).
+    expect(page.get_by_role("searchbox", name="Search my messages")).to_be_visible()
     page.get_by_role("button", name="Settings").click()
     dialog = page.get_by_role("dialog", name="Settings")
     dialog.get_by_label("Language").select_option("fr")

@@ -24,9 +24,9 @@ describe("i18n", () => {
   });
 
   it("names the privacy page in both languages", () => {
-    assert.equal(t("settings.privacy"), "Vos données et leur confidentialité");
+    assert.equal(t("account.privacy"), "Confidentialité et données personnelles");
     setLanguage("en");
-    assert.equal(t("settings.privacy"), "Your data and privacy");
+    assert.equal(t("account.privacy"), "Privacy and personal data");
   });
 
   it("joins names as the language does", () => {

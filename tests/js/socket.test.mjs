@@ -25,10 +25,13 @@ describe("parseServerFrame", () => {
   it("accepts every frame type of the contract", () => {
     const frames = [
       { type: "message.ack", client_id: "c1", message },
+      { type: "message.ack", client_id: "c1", message, messages: [message] },
       { type: "message.new", message },
+      { type: "message.updated", message: { ...message, rev: 9, deleted: true, body: "" } },
       { type: "receipt", conversation: 3, user: "bob", up_to: 7 },
       { type: "typing", conversation: 3, user: "bob" },
       { type: "sync.batch", messages: [message], more: false },
+      { type: "sync.batch", messages: [], more: true, changed: [message] },
       { type: "pong" },
       { type: "error", code: "not_found", detail: "No such conversation." },
     ];
@@ -42,6 +45,17 @@ describe("parseServerFrame", () => {
       error: "unknown_type",
     });
     assert.deepEqual(parseServerFrame('{"id": 1}'), { error: "unknown_type" });
+  });
+
+  it("rejects v2 frames whose message lists are not messages", () => {
+    const bad = [
+      { type: "message.updated", message: { id: 1 } },
+      { type: "sync.batch", messages: [], more: false, changed: [{ id: 1 }] },
+      { type: "message.ack", client_id: "c1", message, messages: "all" },
+    ];
+    for (const frame of bad) {
+      assert.deepEqual(parseServerFrame(JSON.stringify(frame)), { error: "malformed" });
+    }
   });
 
   it("rejects invalid JSON and non-objects", () => {

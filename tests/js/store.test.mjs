@@ -16,7 +16,7 @@ function makeStore(me = "alice") {
   });
 }
 
-function msg(id, { conversation = 3, sender = "bob", participants, clientId } = {}) {
+function msg(id, { conversation = 3, sender = "bob", participants, clientId, rev } = {}) {
   return {
     id,
     conversation,
@@ -26,6 +26,10 @@ function msg(id, { conversation = 3, sender = "bob", participants, clientId } = 
     body: `message ${id}`,
     sent_at: "2026-11-26T09:14:03.512Z",
     client_id: clientId ?? `${sender}-${id}`,
+    rev: rev ?? id,
+    edited_at: null,
+    deleted: false,
+    attachments: [],
   };
 }
 
@@ -232,29 +236,65 @@ describe("typing", () => {
 });
 
 describe("sync", () => {
-  it("asks from the last id seen", () => {
+  it("asks from the last id and the highest rev seen", () => {
     const store = makeStore();
-    assert.deepEqual(store.syncFrame(), { type: "sync", after: 0 });
+    assert.deepEqual(store.syncFrame(), { type: "sync", after: 0, since_rev: 0 });
     store.loadConversations([
-      { id: 3, participants: ["alice", "bob"], last_message: msg(41), unread: 0 },
+      { id: 3, participants: ["alice", "bob"], last_message: msg(41, { rev: 57 }), unread: 0 },
     ]);
-    assert.deepEqual(store.syncFrame(), { type: "sync", after: 41 });
+    assert.deepEqual(store.syncFrame(), { type: "sync", after: 41, since_rev: 57 });
   });
 
-  it("pages while more is true, from the last id of each batch", () => {
+  it("starts from the cursor an earlier page persisted", () => {
+    const store = new Store({ me: "alice", community: "c", cursor: { lastId: 80, maxRev: 95 } });
+    assert.deepEqual(store.syncFrame(), { type: "sync", after: 80, since_rev: 95 });
+    store.applyFrame({ type: "message.new", message: msg(96) });
+    assert.deepEqual(store.cursor(), { lastId: 96, maxRev: 96 });
+  });
+
+  it("pages while more is true, from the last id and rev of each batch", () => {
     const store = makeStore();
+    store.syncFrame();
     const first = store.applyFrame({
       type: "sync.batch",
       messages: [msg(1), msg(2)],
       more: true,
     });
-    assert.deepEqual(first.send, [{ type: "sync", after: 2 }]);
+    assert.deepEqual(first.send, [{ type: "sync", after: 2, since_rev: 2 }]);
     assert.equal(first.synced, false);
-    const last = store.applyFrame({ type: "sync.batch", messages: [msg(3)], more: false });
+    // A live message meanwhile does not move the next page past 3.
+    store.applyFrame({ type: "message.new", message: msg(9) });
+    const second = store.applyFrame({ type: "sync.batch", messages: [msg(3)], more: true });
+    assert.deepEqual(second.send, [{ type: "sync", after: 3, since_rev: 3 }]);
+    const last = store.applyFrame({ type: "sync.batch", messages: [msg(4)], more: false });
     assert.deepEqual(last.send, []);
     assert.equal(last.synced, true);
-    assert.deepEqual(store.messagesOf(3).map((m) => m.id), [1, 2, 3]);
-    assert.deepEqual(store.syncFrame(), { type: "sync", after: 3 });
+    assert.deepEqual(store.messagesOf(3).map((m) => m.id), [1, 2, 3, 4, 9]);
+    assert.deepEqual(store.syncFrame(), { type: "sync", after: 9, since_rev: 9 });
+  });
+
+  it("applies the edits and deletions it missed, and pages through them", () => {
+    const store = makeStore();
+    store.loadHistory(3, [msg(6), msg(5)], 50);
+    store.syncFrame();
+    const edited = { ...msg(5, { rev: 30 }), body: "corrigé", edited_at: "2026-11-26T09:20:00.000Z" };
+    const first = store.applyFrame({
+      type: "sync.batch",
+      messages: [],
+      changed: [edited],
+      more: true,
+    });
+    assert.deepEqual(first.send, [{ type: "sync", after: 6, since_rev: 30 }]);
+    const gone = { ...msg(6, { rev: 31 }), body: "", deleted: true };
+    store.applyFrame({ type: "sync.batch", messages: [], changed: [gone], more: false });
+    assert.deepEqual(
+      store.messagesOf(3).map((m) => [m.id, m.body, m.deleted]),
+      [
+        [5, "corrigé", false],
+        [6, "", true],
+      ],
+    );
+    assert.equal(store.conversations.get(3).lastMessage.deleted, true);
   });
 
   it("stops on an empty batch even if it claims more", () => {
@@ -275,5 +315,102 @@ describe("history", () => {
     assert.equal(store.conversations.get(3).history, "complete");
     assert.deepEqual(store.messagesOf(3).map((m) => m.id), [47, 48, 49, 50]);
     assert.equal(store.conversations.get(3).unread, 0);
+  });
+});
+
+describe("edits and deletions", () => {
+  it("replaces a message by a newer rev, never by an older one", () => {
+    const store = makeStore();
+    store.applyFrame({ type: "message.new", message: msg(10) });
+    const edited = { ...msg(10, { rev: 12 }), body: "nouveau", edited_at: "2026-11-26T09:15:00.000Z" };
+    store.applyFrame({ type: "message.updated", message: edited });
+    store.applyFrame({ type: "message.new", message: msg(10) });
+    assert.equal(store.messagesOf(3)[0].body, "nouveau");
+    assert.equal(store.conversations.get(3).unread, 1, "an edit is not a new message");
+    assert.equal(store.maxRev, 12);
+  });
+
+  it("ignores an update of a message this tab never loaded, but keeps its rev", () => {
+    const store = makeStore();
+    const result = store.applyFrame({ type: "message.updated", message: msg(4, { rev: 50 }) });
+    assert.deepEqual(result.fresh, []);
+    assert.equal(store.conversations.size, 0);
+    assert.equal(store.maxRev, 50);
+  });
+
+  it("lets the sender edit within the window only", () => {
+    const store = makeStore();
+    const mine = msg(10, { sender: "alice" });
+    clock = Date.parse(mine.sent_at) + 899_000;
+    assert.equal(store.canEdit(mine, 900), true);
+    clock += 2_000;
+    assert.equal(store.canEdit(mine, 900), false);
+    assert.equal(store.canEdit(msg(11), 900), false, "not ours");
+    assert.equal(store.canEdit({ ...mine, deleted: true }, 10_000), false);
+  });
+});
+
+describe("conversation list facts", () => {
+  it("restores mute and everyone's read marks after a reload", () => {
+    const store = makeStore();
+    store.loadConversations([
+      {
+        id: 3,
+        participants: ["alice", "bob"],
+        last_message: msg(12, { sender: "alice" }),
+        unread: 0,
+        muted: true,
+        read_marks: { alice: 12, bob: 12 },
+      },
+    ]);
+    assert.equal(store.conversations.get(3).muted, true);
+    assert.deepEqual(store.readStatus(3), { messageId: 12, readers: ["bob"], everyone: true });
+    store.applySummary({ id: 3, muted: false });
+    assert.equal(store.conversations.get(3).muted, false);
+  });
+});
+
+describe("pending sends across reloads", () => {
+  function memoryOutbox() {
+    const rows = new Map();
+    return { rows, put: (item) => rows.set(item.clientId, { ...item }), delete: (id) => rows.delete(id) };
+  }
+
+  it("writes each pending send through to the outbox and removes it on ack", () => {
+    const outbox = memoryOutbox();
+    const store = new Store({ me: "alice", community: "c", outbox, uuid: () => "k1", now: () => 5 });
+    store.send({ body: "", conversation: 3, attachments: [{ id: 55, name: "chat.jpg" }] });
+    assert.deepEqual([...outbox.rows.keys()], ["k1"]);
+    assert.deepEqual(store.resendFrames(), [
+      { type: "message.send", client_id: "k1", body: "", conversation: 3, attachments: [55] },
+    ]);
+    const stored = msg(20, { sender: "alice", clientId: "k1" });
+    store.applyFrame({ type: "message.ack", client_id: "k1", message: stored, messages: [stored] });
+    assert.equal(outbox.rows.size, 0);
+  });
+
+  it("restores another page's sends once, and drops those the server already has", () => {
+    const first = makeStore();
+    first.send({ body: "un", conversation: 3 });
+    first.send({ body: "deux", conversation: 3 });
+    const kept = [...first.pending.values()].map((item) => ({ ...item }));
+    const outbox = memoryOutbox();
+    const store = new Store({ me: "alice", community: "bourg-centre", outbox });
+    store.restorePending([...kept, ...kept, { ...kept[0], me: "bob", clientId: "x" }]);
+    assert.equal(store.pending.size, 2, "each once, and only this resident's");
+    // The first reached the server before the reload: the list shows it.
+    store.loadConversations([
+      {
+        id: 3,
+        participants: ["alice", "bob"],
+        last_message: msg(30, { sender: "alice", clientId: "client-1" }),
+        unread: 0,
+      },
+    ]);
+    assert.deepEqual(store.resendFrames().map((f) => f.client_id), ["client-2"]);
+    // History brings the same message: still one bubble.
+    store.loadHistory(3, [msg(30, { sender: "alice", clientId: "client-1" })], 50);
+    assert.equal(store.pendingFor({ conversation: 3 }).length, 1);
+    assert.deepEqual(store.messagesOf(3).map((m) => m.id), [30]);
   });
 });

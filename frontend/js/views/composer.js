@@ -1,11 +1,15 @@
-// The message field and its "Envoyer" button.
+// The message field, its attachments and its "Envoyer" button.
 
+import { t } from "../i18n.js";
+import { AttachmentTray } from "./attachments.js";
 import { byId } from "./dom.js";
 
 const MAX_ROWS_PX = 160;
 
 export class Composer {
-  constructor({ onSend, onTyping }) {
+  /** `onSend(body, attachments)`; `upload(file, onProgress)` as in uploads.js. */
+  constructor({ onSend, onTyping, upload, maxBytes }) {
+    this.tray = new AttachmentTray({ upload, maxBytes, onChange: (text) => this.setError(text) });
     this.form = byId("composer");
     this.input = byId("message-input");
     this.error = byId("composer-error");
@@ -32,17 +36,25 @@ export class Composer {
 
   async submit() {
     const body = this.input.value.trim();
-    if (!body || this.busy) {
+    if (this.tray.busy()) {
+      this.setError(t("attach.wait"));
+      return;
+    }
+    const attachments = this.tray.attachments();
+    if ((!body && !attachments.length) || this.busy) {
       this.input.focus();
       return;
     }
     this.busy = true;
     try {
-      // false: not sent (no recipient yet, say), so the text stays.
-      const outcome = await this.onSend(body);
-      if (outcome !== false && this.input.value.trim() === body) {
-        this.input.value = "";
-        this.fit();
+      // false: not sent (no recipient yet, say), so the text and files stay.
+      const outcome = await this.onSend(body, attachments);
+      if (outcome !== false) {
+        this.tray.clear();
+        if (this.input.value.trim() === body) {
+          this.input.value = "";
+          this.fit();
+        }
       }
     } finally {
       this.busy = false;
@@ -57,6 +69,12 @@ export class Composer {
 
   setVisible(visible) {
     this.form.hidden = !visible;
+    if (!visible) this.tray.clear();
+  }
+
+  /** Uploads belong to one community: forget them when switching. */
+  clearAttachments() {
+    this.tray.clear();
   }
 
   setError(text) {

@@ -5,6 +5,16 @@ import { h } from "./dom.js";
 
 const PREVIEW_CHARS = 140;
 
+/** The last message in a line: its text, or what it holds when it has none. */
+export function previewText(message) {
+  if (message.deleted) return t("list.deleted");
+  if (!message.body && message.attachments?.length) {
+    return message.attachments.some((a) => a.thumbnail_url) ? t("list.photo") : t("list.document");
+  }
+  const body = message.body;
+  return body.length > PREVIEW_CHARS ? `${body.slice(0, PREVIEW_CHARS)}…` : body;
+}
+
 export function conversationTitle(store, conversation) {
   return formatList(store.othersIn(conversation.participants).map((name) => store.displayName(name)));
 }
@@ -41,7 +51,7 @@ export class ConversationList {
   preview(conversation) {
     const last = conversation.lastMessage;
     if (!last) return t("list.noMessage");
-    const text = last.body.length > PREVIEW_CHARS ? `${last.body.slice(0, PREVIEW_CHARS)}…` : last.body;
+    const text = previewText(last);
     if (last.sender === this.store.me) return t("list.from", { name: t("list.you"), text });
     if (conversation.participants.length > 2) {
       return t("list.from", { name: this.store.displayName(last.sender), text });
@@ -53,32 +63,42 @@ export class ConversationList {
     const last = conversation.lastMessage;
     const unread = conversation.unread;
     const prefix = `conversation-${conversation.id}`;
-    // The link is named by the neighbours alone; time, last message and unread
-    // count describe it, so that a screen reader hears the name first.
-    const link = h(
-      "a",
-      {
-        href: this.hrefFor(conversation.id),
-        class: unread ? "conversation unread" : "conversation",
-        "aria-current": conversation.id === this.selected ? "page" : null,
-        "aria-labelledby": `${prefix}-names`,
-        "aria-describedby": `${prefix}-unread ${prefix}-preview ${prefix}-time`,
-        dataset: { conversation: String(conversation.id) },
-        onclick: (event) => {
-          if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
-          event.preventDefault();
-          this.onOpen(conversation.id);
-        },
+    // The link holds the neighbours' names only, so that its name is its
+    // visible text (WCAG 2.5.3); time, last message and unread count
+    // describe it, and its ::after covers the row so all of it is clickable.
+    const link = h("a", {
+      href: this.hrefFor(conversation.id),
+      class: "names",
+      id: `${prefix}-names`,
+      text: conversationTitle(this.store, conversation),
+      "aria-current": conversation.id === this.selected ? "page" : null,
+      "aria-describedby": `${prefix}-unread ${prefix}-preview ${prefix}-time ${prefix}-muted`,
+      dataset: { conversation: String(conversation.id) },
+      onclick: (event) => {
+        if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+        event.preventDefault();
+        this.onOpen(conversation.id);
       },
-      h("span", {
-        class: "names",
-        id: `${prefix}-names`,
-        text: conversationTitle(this.store, conversation),
-      }),
+    });
+    return h(
+      "li",
+      {
+        class: unread ? "conversation unread" : "conversation",
+        dataset: { current: conversation.id === this.selected ? "true" : undefined },
+      },
+      link,
       last
         ? h("time", { id: `${prefix}-time`, datetime: last.sent_at, text: formatTime(last.sent_at) })
         : null,
       h("span", { class: "preview", id: `${prefix}-preview`, text: this.preview(conversation) }),
+      conversation.muted
+        ? h(
+            "span",
+            { class: "muted-mark", id: `${prefix}-muted` },
+            h("span", { "aria-hidden": "true", text: "🔕" }),
+            h("span", { class: "visually-hidden", text: t("list.muted") }),
+          )
+        : null,
       unread
         ? h(
             "span",
@@ -92,6 +112,5 @@ export class ConversationList {
           )
         : null,
     );
-    return h("li", {}, link);
   }
 }

@@ -7,7 +7,11 @@ export function h(tag, props = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "text") node.textContent = value;
     else if (key === "class") node.className = value;
-    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key === "dataset") {
+      for (const [name, data] of Object.entries(value)) {
+        if (data !== undefined && data !== null) node.dataset[name] = data;
+      }
+    }
     else if (key.startsWith("on") && typeof value === "function") {
       node.addEventListener(key.slice(2), value);
     } else if (value === true) node.setAttribute(key, "");

@@ -1,6 +1,7 @@
 // The settings dialog: this device's notifications, the resident's
 // notification preferences (GET/PATCH /api/me/preferences/: e-mail, push,
-// quiet hours and their time zone) and the interface language.
+// quiet hours and their time zone), the account and its data (account.js)
+// and the interface language.
 
 import { t } from "../i18n.js";
 import {
@@ -10,6 +11,7 @@ import {
   timeZoneChoices,
   timeZoneLabel,
 } from "../preferences.js";
+import { AccountSection } from "./account.js";
 import { byId } from "./dom.js";
 
 function browserTimeZone() {
@@ -41,12 +43,7 @@ export class SettingsDialog {
     this.pushState = byId("push-state");
     this.pushToggle = byId("push-toggle");
     this.loaded = null;
-    const privacy = document.createElement("p");
-    const privacyLink = document.createElement("a");
-    privacyLink.href = "/confidentialite/";
-    privacyLink.textContent = t("settings.privacy");
-    privacy.append(privacyLink);
-    this.result.before(privacy);
+    this.account = new AccountSection({ api });
     byId("settings-open").addEventListener("click", () => this.open());
     byId("settings-close").addEventListener("click", () => this.dialog.close());
     this.form.addEventListener("submit", (event) => {
@@ -62,6 +59,7 @@ export class SettingsDialog {
     this.language.value = document.documentElement.lang === "en" ? "en" : "fr";
     this.renderPush();
     this.dialog.showModal();
+    this.account.load();
     try {
       const prefs = await this.api.preferences();
       this.loaded = prefs;

@@ -1,16 +1,38 @@
 // One conversation on screen: its title, the message log (history, live
-// messages, pending sends), read receipts and who is typing.
+// messages, pending sends), read receipts, who is typing, and the options of
+// one's own messages (edit within the window, delete).
 
-import { formatFullTime, formatList, formatTime, t } from "../i18n.js";
+import { formatList, t } from "../i18n.js";
 import { conversationTitle } from "./conversationList.js";
-import { byId, h } from "./dom.js";
+import { byId } from "./dom.js";
+import { MessageMenu } from "./menu.js";
+import { errorText, messageItem } from "./message.js";
+import { PhotoViewer } from "./viewer.js";
+
+export { errorText };
 
 const NEAR_EDGE_PX = 120;
 
 export class ThreadView {
-  constructor({ onRetry, onLoadOlder }) {
+  /** `onEdit(id, body)` and `onDelete(id)` send the frames; `editWindowSeconds` from the server. */
+  constructor({ onRetry, onLoadOlder, onEdit, onDelete, editWindowSeconds }) {
     this.onRetry = onRetry;
     this.onLoadOlder = onLoadOlder;
+    this.onEdit = onEdit;
+    this.onDelete = onDelete;
+    this.editWindowSeconds = editWindowSeconds;
+    this.editingId = null;
+    this.foundId = null;
+    this.menu = new MessageMenu({ label: () => t("message.actions") });
+    this.viewer = new PhotoViewer();
+    this.deleteDialog = byId("delete-dialog");
+    this.handlers = {
+      onRetry: (clientId) => this.onRetry(clientId),
+      onActions: (message, button) => this.openMenu(message, button),
+      onOpenPhoto: (attachment, button) => this.viewer.open(attachment, button),
+      onSave: (id, body) => this.finishEdit(id, body),
+      onCancel: () => this.finishEdit(this.editingId, null),
+    };
     this.title = byId("thread-title");
     this.log = byId("message-log");
     this.list = byId("messages");
@@ -42,6 +64,9 @@ export class ThreadView {
   /** The conversation shown: `{type: "conversation", id}`, `{type: "draft", participants}` or none. */
   show(current) {
     this.current = current;
+    this.editingId = null;
+    this.foundId = null;
+    this.menu.close({ focus: false });
     this.nodes.clear();
     this.list.replaceChildren();
     this.render({ scroll: "bottom" });
@@ -82,7 +107,11 @@ export class ThreadView {
             participants: this.current.type === "draft" ? this.current.participants : null,
           });
     return [
-      ...messages.map((message) => ({ key: `m${message.id}`, message, sig: "sent" })),
+      ...messages.map((message) => ({
+        key: `m${message.id}`,
+        message,
+        sig: `${message.rev ?? message.id}:${message.id === this.editingId}:${message.id === this.foundId}`,
+      })),
       ...pending
         .sort((a, b) => a.createdAt - b.createdAt)
         .map((item) => ({ key: `p${item.clientId}`, item, sig: `${item.status}:${item.error}` })),
@@ -116,8 +145,12 @@ export class ThreadView {
       let node = this.nodes.get(item.key);
       if (!node || node.dataset.sig !== item.sig) {
         const fresh = this.renderItem(item);
+        // An edit or deletion redraws the bubble: keep the keyboard where it was.
+        const hadFocus = Boolean(node?.contains(document.activeElement));
+        const focused = document.activeElement;
         if (node) node.replaceWith(fresh);
         else if (item.item || item.message.sender === this.store.me) addedMine = true;
+        if (hadFocus) this.refocus(fresh, focused);
         node = fresh;
         this.nodes.set(item.key, node);
       }
@@ -135,6 +168,19 @@ export class ThreadView {
     else if (scroll === "bottom" || atBottom || addedMine) this.log.scrollTop = this.log.scrollHeight;
   }
 
+  /** Focus in a redrawn bubble: its options button if that had it, else the bubble. */
+  refocus(fresh, focused) {
+    const options = focused?.classList.contains("message-actions")
+      ? fresh.querySelector(".message-actions")
+      : null;
+    if (options) {
+      options.focus({ preventScroll: true });
+      return;
+    }
+    fresh.tabIndex = -1;
+    fresh.focus({ preventScroll: true });
+  }
+
   renderHistoryControls() {
     const id = this.conversationId();
     const conversation = id !== null ? this.store.conversations.get(id) : null;
@@ -147,44 +193,92 @@ export class ThreadView {
     const me = this.store.me;
     const mine = item ? true : message.sender === me;
     const id = this.conversationId();
-    const group = (id !== null ? this.store.conversations.get(id)?.participants.length : 0) > 2 ||
+    const group =
+      (id !== null ? this.store.conversations.get(id)?.participants.length : 0) > 2 ||
       (this.current.type === "draft" && this.current.participants.length > 2);
-    const sender = mine ? t("message.you") : this.store.displayName(message.sender);
-    const classes = ["message", mine ? "mine" : "theirs"];
-    if (item) classes.push(item.status);
-    const meta = h("p", { class: "meta" });
-    if (message) {
-      meta.append(
-        h("time", {
-          datetime: message.sent_at,
-          title: formatFullTime(message.sent_at),
-          text: formatTime(message.sent_at),
-        }),
-      );
-    } else if (item.status === "failed") {
-      meta.append(
-        h("span", { class: "state", text: `${t("message.failed")} · ${errorText(item.error)}` }),
-        h("button", {
-          type: "button",
-          class: "link retry",
-          text: t("message.retry"),
-          onclick: () => this.onRetry(item.clientId),
-        }),
-      );
-    } else {
-      meta.append(h("span", { class: "state", text: t("message.pending") }));
-    }
-    meta.append(h("span", { class: "receipt" }));
-    return h(
-      "li",
-      { class: classes.join(" "), dataset: { key, sig } },
-      h("p", {
-        class: group && !mine ? "sender" : "sender visually-hidden",
-        text: sender,
-      }),
-      h("p", { class: "body", text: message ? message.body : item.body }),
-      meta,
+    return messageItem(
+      {
+        key,
+        sig,
+        message,
+        item,
+        mine,
+        sender: mine ? t("message.you") : this.store.displayName(message.sender),
+        showSender: group && !mine,
+        editing: Boolean(message) && message.id === this.editingId && !message.deleted,
+        found: Boolean(message) && message.id === this.foundId,
+      },
+      this.handlers,
     );
+  }
+
+  // Options of one's own messages
+
+  openMenu(message, button) {
+    const entries = [];
+    if (this.store.canEdit(message, this.editWindowSeconds)) {
+      entries.push({ label: t("message.edit"), action: () => this.startEdit(message.id) });
+    }
+    entries.push({
+      label: t("message.delete"),
+      danger: true,
+      action: () => this.confirmDelete(message.id, button),
+    });
+    this.menu.open(button, entries);
+  }
+
+  startEdit(id) {
+    this.editingId = id;
+    this.render();
+    const input = this.nodes.get(`m${id}`)?.querySelector("textarea");
+    if (input) {
+      input.focus();
+      input.setSelectionRange(input.value.length, input.value.length);
+    }
+  }
+
+  /** Save (`body`) or cancel (null) the edit; focus returns to the message's options. */
+  finishEdit(id, body) {
+    if (id === null) return;
+    this.editingId = null;
+    if (body !== null) this.onEdit(id, body);
+    this.render();
+    this.nodes.get(`m${id}`)?.querySelector(".message-actions")?.focus();
+  }
+
+  confirmDelete(id, button) {
+    const dialog = this.deleteDialog;
+    dialog.returnValue = "";
+    dialog.addEventListener(
+      "close",
+      () => {
+        if (dialog.returnValue === "delete") {
+          this.onDelete(id);
+          // The options button goes with the message's content: keep focus in the log.
+          const node = this.nodes.get(`m${id}`);
+          if (node) {
+            node.tabIndex = -1;
+            node.focus();
+          }
+        } else if (button.isConnected) {
+          button.focus();
+        }
+      },
+      { once: true },
+    );
+    dialog.showModal();
+  }
+
+  /** Scroll to a message (a search result) and highlight it. */
+  reveal(id) {
+    this.foundId = id;
+    this.render();
+    const node = this.nodes.get(`m${id}`);
+    if (!node) return false;
+    node.tabIndex = -1;
+    node.scrollIntoView({ block: "center" });
+    node.focus({ preventScroll: true });
+    return true;
   }
 
   renderReceipt() {
@@ -215,10 +309,4 @@ export class ThreadView {
     }
     if (this.typing.textContent !== text) this.typing.textContent = text;
   }
-}
-
-export function errorText(code) {
-  const key = `error.${code}`;
-  const text = t(key);
-  return text === key ? t("error.other") : text;
 }
