@@ -116,18 +116,19 @@ class _SmtpHandler:
 class SmtpServer:
     """A controllable SMTP server: accepts by default, can refuse or stall."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, host: str = HOST) -> None:
         # aiosmtpd's Controller cannot take port 0: its start-up self-check
         # connects to the configured port, 0, instead of the one bound.
+        self.host = host
         self.port = port or free_port()
         self.handler = _SmtpHandler()
         self.controller = Controller(
-            self.handler, hostname=HOST, port=self.port, ready_timeout=10
+            self.handler, hostname=host, port=self.port, ready_timeout=10
         )
 
     @property
     def url(self) -> str:
-        return f"smtp://{HOST}:{self.port}"
+        return f"smtp://{self.host}:{self.port}"
 
     def start(self) -> SmtpServer:
         self.controller.start()

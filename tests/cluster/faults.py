@@ -1,0 +1,227 @@
+"""The faults injected beside the load (traffic.run_phase calls them a third
+of the way into a phase). Blocking steps run in a thread so that the tabs
+keep talking meanwhile. Each fault fills `record`: when it was over
+(`healed`) and what it measured."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from tests.reliability.load import Tab
+from tests.support.servers import wait_until
+
+from . import network
+from .cluster import APPS, Cluster
+from .traffic import Crowd, Fault, FaultAction, Size, send_to
+
+
+@dataclass
+class ProxyWatch:
+    """HAProxy's view of the daphne hosts, read every 0.1 s from its admin
+    socket: when each one went DOWN and came back UP."""
+
+    cluster: Cluster
+    changes: list[tuple[float, str, str]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> ProxyWatch:
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        assert self.cluster.proxy is not None
+        last: dict[str, str] = {}
+        while not self._stop.is_set():
+            try:
+                states = self.cluster.proxy.server_states()
+            except OSError:
+                states = {}  # between two workers during a reload
+            for server, state in states.items():
+                if last.get(server) != state:
+                    self.changes.append((time.monotonic(), server, state))
+                    last[server] = state
+            self._stop.wait(0.1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def first(self, server: str, state: str, after: float) -> float | None:
+        for at, name, seen in self.changes:
+            if name == server and seen == state and at >= after:
+                return at
+        return None
+
+    def went_down(self, after: float) -> list[str]:
+        return sorted(
+            {name for at, name, s in self.changes if s == "DOWN" and at >= after}
+        )
+
+
+def seconds(later: float | None, earlier: float) -> float | None:
+    return None if later is None else round(later - earlier, 2)
+
+
+def link_cut(cluster: Cluster, size: Size) -> FaultAction:
+    """app1's cable pulled for `size.link_outage` seconds, then put back."""
+
+    async def fault(groups: list[list[Tab]], record: Fault) -> None:
+        watch = ProxyWatch(cluster).start()
+        try:
+            await asyncio.to_thread(network.cut, APPS[0])
+            record.injected = time.monotonic()
+            await asyncio.sleep(size.link_outage)
+            await asyncio.to_thread(network.mend, APPS[0])
+            record.healed = time.monotonic()
+            await asyncio.to_thread(
+                wait_until,
+                lambda: watch.first("web1", "UP", record.healed) is not None,
+                timeout=60,
+                what="the proxy to see app1 again",
+            )
+        finally:
+            watch.stop()
+        record.figures.update(
+            outage_s=size.link_outage,
+            proxy_marked_app1_down_after_s=seconds(
+                watch.first("web1", "DOWN", record.injected), record.injected
+            ),
+            proxy_marked_app1_up_after_mend_s=seconds(
+                watch.first("web1", "UP", record.healed), record.healed
+            ),
+        )
+
+    return fault
+
+
+def latency_and_loss(cluster: Cluster, size: Size) -> FaultAction:
+    """50 ms more on every packet a host sends and 1 % of them lost, on
+    every host, until the sending ends."""
+
+    async def fault(groups: list[list[Tab]], record: Fault) -> None:
+        impairment = await asyncio.to_thread(cluster.impair, delay_ms=50, loss=0.01)
+        record.injected = time.monotonic()
+        try:
+            await asyncio.sleep(size.duration * 2 / 3)
+        finally:
+            await asyncio.to_thread(impairment.stop)
+        record.healed = time.monotonic()
+        record.figures.update(delay_ms_per_host_egress=50, loss_per_host_egress=0.01)
+
+    return fault
+
+
+def proxy_reload(cluster: Cluster) -> FaultAction:
+    """A graceful reload of HAProxy (SIGUSR2 to its master)."""
+
+    async def fault(groups: list[list[Tab]], record: Fault) -> None:
+        assert cluster.proxy is not None
+        took = await asyncio.to_thread(cluster.proxy.reload)
+        record.healed = time.monotonic()
+        record.figures["reload_s"] = round(took, 3)
+
+    return fault
+
+
+def redis_restart(cluster: Cluster) -> FaultAction:
+    """redis-server SIGKILLed and started again (it keeps nothing)."""
+
+    async def fault(groups: list[list[Tab]], record: Fault) -> None:
+        assert cluster.redis is not None
+        watch = ProxyWatch(cluster).start()
+        try:
+            await asyncio.to_thread(cluster.redis.restart)
+            record.healed = time.monotonic()
+            # Every daphne host healthy again (the proxy's checks too).
+            await asyncio.to_thread(
+                wait_until,
+                lambda: all(daphne.healthy() for daphne in cluster.daphnes),
+                timeout=60,
+                what="every daphne to see Redis again",
+            )
+            all_healthy = time.monotonic()
+        finally:
+            watch.stop()
+        record.figures.update(
+            redis_down_s=round(record.healed - record.injected, 3),
+            daphnes_healthy_after_s=round(all_healthy - record.healed, 2),
+            proxy_marked_down=watch.went_down(record.injected),
+        )
+
+    return fault
+
+
+def worker_killed(cluster: Cluster, crowd: Crowd, size: Size, tag: str) -> FaultAction:
+    """Offline residents get a burst of messages; once their emails are
+    being sent (the SMTP sink holds each DATA for a second, as a slow relay
+    would), work1's notify_worker is SIGKILLed. work2 must send what work1
+    had, once; work1 is started again at the end, as a supervisor would."""
+
+    async def fault(groups: list[list[Tab]], record: Fault) -> None:
+        smtp, killed = cluster.smtp, cluster.workers[0]
+        assert smtp is not None
+        addresses = {
+            name: f"{crowd.hood.user(name)}@example.org" for name in crowd.offline
+        }
+        before = {name: len(smtp.mails(a)) for name, a in addresses.items()}
+        in_data = smtp.data_started
+        smtp.delay_data(1.0)
+        senders = [tab for tabs in groups for tab in tabs]
+        await asyncio.gather(
+            *(
+                send_to(
+                    senders[j % len(senders)],
+                    f"mail{tag}-{name}-{k}",
+                    f"pour {name} {k}",
+                    [crowd.hood.user(name)],
+                )
+                for j, name in enumerate(crowd.offline)
+                for k in range(size.burst)
+            )
+        )
+        await asyncio.to_thread(
+            wait_until, lambda: smtp.data_started > in_data, timeout=60,
+            what="the first email to be on its way", interval=0.02,
+        )  # fmt: skip
+        await asyncio.to_thread(killed.kill)
+        record.injected = record.healed = time.monotonic()
+        try:
+            await asyncio.to_thread(
+                wait_until,
+                lambda: (
+                    all(len(smtp.mails(a)) > before[n] for n, a in addresses.items())
+                    and cluster.unfinished_jobs("send_email_batch") == 0
+                ),
+                timeout=120,
+                what="every offline resident's email",
+                interval=0.2,
+            )
+        finally:
+            smtp.delay_data(0)
+        last_email = max(
+            m.received_at for a in addresses.values() for m in smtp.mails(a)
+        )
+        await asyncio.to_thread(killed.start)
+        counts = {n: len(smtp.mails(a)) - before[n] for n, a in addresses.items()}
+        ids = Counter(str(m.message["Message-ID"]) for m in smtp.mails())
+        record.figures.update(
+            offline_residents=len(addresses),
+            emails_per_offline_resident=sorted(Counter(counts.values()).items()),
+            offline_residents_without_exactly_one_email=sum(
+                1 for n in counts.values() if n != 1
+            ),
+            last_email_after_kill_s=round(last_email - record.injected, 2),
+            jobs_requeued_from_dead_worker=sum(
+                w.log().count("requeued task") for w in cluster.workers
+            ),
+            duplicate_message_ids_all_run=sum(n - 1 for n in ids.values() if n > 1),
+        )
+
+    return fault
