@@ -31,7 +31,7 @@ from tests.notifications.doubles import SmtpServer
 from tests.reliability.conftest import Hood
 from tests.reliability.pgcluster import PrivatePostgres
 from tests.support.client import login
-from tests.support.servers import PYTHON, REPO_ROOT, RedisServer, Site
+from tests.support.servers import PYTHON, REPO_ROOT, RedisServer, Site, rss_kib
 
 from . import network
 from .hosts import Daphne, HAProxy, Worker
@@ -235,6 +235,17 @@ class Cluster:
 
         assert self.postgres is not None
         return psycopg.connect(self.postgres.url("voisins"), connect_timeout=10)
+
+    def server_figures(self) -> dict[str, int]:
+        """What the servers tell about themselves, recorded with each phase:
+        today the resident memory of each process. The Prometheus metrics
+        each daphne will serve at /metrics are to be scraped here, from
+        `http://<host address>:8000/metrics` (hosts.Daphne.address)."""
+        return {
+            f"rss_kib_{process.host.name}": rss_kib(process.pid)
+            for process in [*self.daphnes, *self.workers]
+            if process.alive
+        }
 
     def unfinished_jobs(self, task: str) -> int:
         """Jobs of `task` ("send_email_batch") queued, due later or running."""

@@ -79,7 +79,7 @@ def link_cut(cluster: Cluster, size: Size) -> FaultAction:
             record.injected = time.monotonic()
             await asyncio.sleep(size.link_outage)
             await asyncio.to_thread(network.mend, APPS[0])
-            record.healed = time.monotonic()
+            record.heal()
             await asyncio.to_thread(
                 wait_until,
                 lambda: watch.first("web1", "UP", record.healed) is not None,
@@ -112,7 +112,7 @@ def latency_and_loss(cluster: Cluster, size: Size) -> FaultAction:
             await asyncio.sleep(size.duration * 2 / 3)
         finally:
             await asyncio.to_thread(impairment.stop)
-        record.healed = time.monotonic()
+        record.heal()
         record.figures.update(delay_ms_per_host_egress=50, loss_per_host_egress=0.01)
 
     return fault
@@ -124,7 +124,7 @@ def proxy_reload(cluster: Cluster) -> FaultAction:
     async def fault(groups: list[list[Tab]], record: Fault) -> None:
         assert cluster.proxy is not None
         took = await asyncio.to_thread(cluster.proxy.reload)
-        record.healed = time.monotonic()
+        record.heal()
         record.figures["reload_s"] = round(took, 3)
 
     return fault
@@ -138,7 +138,7 @@ def redis_restart(cluster: Cluster) -> FaultAction:
         watch = ProxyWatch(cluster).start()
         try:
             await asyncio.to_thread(cluster.redis.restart)
-            record.healed = time.monotonic()
+            record.heal()
             # Every daphne host healthy again (the proxy's checks too).
             await asyncio.to_thread(
                 wait_until,
@@ -159,10 +159,11 @@ def redis_restart(cluster: Cluster) -> FaultAction:
 
 
 def worker_killed(cluster: Cluster, crowd: Crowd, size: Size, tag: str) -> FaultAction:
-    """Offline residents get a burst of messages; once their emails are
-    being sent (the SMTP sink holds each DATA for a second, as a slow relay
-    would), work1's notify_worker is SIGKILLed. work2 must send what work1
-    had, once; work1 is started again at the end, as a supervisor would."""
+    """Offline residents get a burst of messages; while work1 is sending one
+    of their emails (the SMTP sink holds each DATA for 2 s, as a slow relay
+    would), its notify_worker is SIGKILLed. work2 must requeue and send what
+    work1 had, once; work1 is started again at the end, as a supervisor
+    would. The fault is over for `healed` once every email is out."""
 
     async def fault(groups: list[list[Tab]], record: Fault) -> None:
         smtp, killed = cluster.smtp, cluster.workers[0]
@@ -171,8 +172,9 @@ def worker_killed(cluster: Cluster, crowd: Crowd, size: Size, tag: str) -> Fault
             name: f"{crowd.hood.user(name)}@example.org" for name in crowd.offline
         }
         before = {name: len(smtp.mails(a)) for name, a in addresses.items()}
-        in_data = smtp.data_started
-        smtp.delay_data(1.0)
+        work1 = killed.host.address
+        in_data = smtp.data_from(work1)
+        smtp.delay_data(2.0)
         senders = [tab for tabs in groups for tab in tabs]
         await asyncio.gather(
             *(
@@ -186,12 +188,14 @@ def worker_killed(cluster: Cluster, crowd: Crowd, size: Size, tag: str) -> Fault
                 for k in range(size.burst)
             )
         )
+        # Two email threads per worker and at least four emails due at once:
+        # work2 cannot take them all, work1 gets some.
         await asyncio.to_thread(
-            wait_until, lambda: smtp.data_started > in_data, timeout=60,
-            what="the first email to be on its way", interval=0.02,
+            wait_until, lambda: smtp.data_from(work1) > in_data, timeout=60,
+            what="work1 to be sending an email", interval=0.02,
         )  # fmt: skip
         await asyncio.to_thread(killed.kill)
-        record.injected = record.healed = time.monotonic()
+        record.injected = time.monotonic()
         try:
             await asyncio.to_thread(
                 wait_until,
@@ -205,6 +209,7 @@ def worker_killed(cluster: Cluster, crowd: Crowd, size: Size, tag: str) -> Fault
             )
         finally:
             smtp.delay_data(0)
+        record.heal()
         last_email = max(
             m.received_at for a in addresses.values() for m in smtp.mails(a)
         )

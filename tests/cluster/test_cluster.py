@@ -27,6 +27,12 @@ from .traffic import Crowd, Size, run_phase
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
 
+def record(
+    results: Results, cluster: Cluster, phase: str, figures: dict[str, object]
+) -> None:
+    results.record(phase, {**figures, **cluster.server_figures()})
+
+
 def assert_nothing_lost(figures: dict[str, object]) -> None:
     assert figures["acked"], figures
     assert figures["lost"] == 0, figures
@@ -42,7 +48,7 @@ async def test_load_through_the_proxy_loses_nothing(
     """With no fault, every message goes client -> proxy -> daphne ->
     PostgreSQL and Redis -> the other daphne -> proxy -> every recipient."""
     figures = await run_phase(crowd, "baseline", size)
-    results.record("baseline", figures)
+    record(results, cluster, "baseline", figures)
     assert_nothing_lost(figures)
     assert figures["reconnects"] == 0, figures
 
@@ -54,7 +60,7 @@ async def test_a_server_host_cut_off_mid_load_loses_nothing(
     closes its sockets, clients reconnect to app2, resend and sync; once the
     cable is back the proxy uses app1 again and every client is caught up."""
     figures = await run_phase(crowd, "link_cut", size, link_cut(cluster, size))
-    results.record("link_cut", figures)
+    record(results, cluster, "link_cut", figures)
     assert_nothing_lost(figures)
     assert figures["proxy_marked_app1_down_after_s"] is not None, figures
     assert figures["caught_up_after_heal_s"] is not None, figures
@@ -66,7 +72,7 @@ async def test_latency_and_loss_between_hosts_lose_nothing(
     """50 ms delay and 1 % loss on every host's egress slow delivery down
     (the figure: p99 while it lasts) but lose and double nothing."""
     figures = await run_phase(crowd, "netem", size, latency_and_loss(cluster, size))
-    results.record("netem", figures)
+    record(results, cluster, "netem", figures)
     assert_nothing_lost(figures)
     assert figures["fault_delivery_p99_ms"] is not None, figures
 
@@ -77,7 +83,7 @@ async def test_a_graceful_proxy_reload_drops_no_socket(
     """HAProxy reloaded mid-load: the old worker keeps the open WebSockets,
     the new one takes new connections; no client even reconnects."""
     figures = await run_phase(crowd, "proxy_reload", size, proxy_reload(cluster))
-    results.record("proxy_reload", figures)
+    record(results, cluster, "proxy_reload", figures)
     assert_nothing_lost(figures)
     assert figures["reconnects"] == 0, figures
 
@@ -90,8 +96,9 @@ async def test_a_worker_host_killed_sends_each_email_once(
     one email; no Message-ID reaches the SMTP sink twice in the whole run."""
     fault = worker_killed(cluster, crowd, size, "worker_kill")
     figures = await run_phase(crowd, "worker_kill", size, fault)
-    results.record("worker_kill", figures)
+    record(results, cluster, "worker_kill", figures)
     assert_nothing_lost(figures)
+    assert figures["jobs_requeued_from_dead_worker"] >= 1, figures
     assert figures["offline_residents_without_exactly_one_email"] == 0, figures
     assert figures["duplicate_message_ids_all_run"] == 0, figures
 
@@ -102,6 +109,6 @@ async def test_a_redis_restart_loses_nothing(
     """Redis (the channel layer) is killed and started again mid-load: live
     delivery resumes and every client catches up on what it missed."""
     figures = await run_phase(crowd, "redis_restart", size, redis_restart(cluster))
-    results.record("redis_restart", figures)
+    record(results, cluster, "redis_restart", figures)
     assert_nothing_lost(figures)
     assert figures["caught_up_after_heal_s"] is not None, figures

@@ -176,12 +176,22 @@ def delivery_latencies(
 
 @dataclass
 class Fault:
-    """What a fault did and when: `healed` is when it was over (the cable
-    back, the reload done, the process restarted), for the catch-up time."""
+    """What a fault did and when: `heal()` says it is over (the cable back,
+    the reload done, the process restarted), which starts the catch-up
+    clock while the fault may still be tidying up."""
 
     injected: float = 0.0
     healed: float = 0.0
     figures: dict[str, Any] = field(default_factory=dict)
+    over: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def heal(self) -> None:
+        self.healed = time.monotonic()
+        self.over.set()
+
+    async def caught_up_after(self, groups: list[list[Tab]]) -> float | None:
+        await self.over.wait()
+        return await wait_caught_up(groups, self.healed)
 
 
 FaultAction = Callable[[list[list[Tab]], Fault], Awaitable[None]]
@@ -207,8 +217,12 @@ async def run_phase(
         if fault is not None:
             await asyncio.sleep(size.duration / 3)
             record.injected = time.monotonic()
-            await fault(groups, record)
-            caught = await wait_caught_up(groups, record.healed)
+            catching_up = asyncio.create_task(record.caught_up_after(groups))
+            try:
+                await fault(groups, record)
+            finally:
+                record.over.set()  # a failed fault: no one waits forever
+            caught = await catching_up
         await asyncio.gather(*senders)
     finally:
         for task in senders:
@@ -237,9 +251,10 @@ async def run_phase(
     }
     if fault is not None:
         during = delivery_latencies(groups, tag, (record.injected, record.healed))
-        figures["fault_delivery_p99_ms"] = (
-            ms(percentile(during, 0.99)) if during else None
-        )
+        for name, fraction in (("p50", 0.5), ("p99", 0.99)):
+            figures[f"fault_delivery_{name}_ms"] = (
+                ms(percentile(during, fraction)) if during else None
+            )
         figures["caught_up_after_heal_s"] = None if caught is None else round(caught, 2)
         figures["fault_lasted_s"] = round(record.healed - record.injected, 2)
         figures.update(record.figures)
