@@ -10,12 +10,15 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
+from tests.notifications.doubles import SmtpServer
+from tests.reliability.figures import ms, percentile
 from tests.reliability.load import Tab
-from tests.support.servers import wait_until
+from tests.support.servers import PYTHON, wait_until
 
 from . import network
-from .cluster import APPS, Cluster
+from .cluster import APPS, DB, Cluster
 from .traffic import Crowd, Fault, FaultAction, Size, send_to
 
 
@@ -101,6 +104,13 @@ def link_cut(cluster: Cluster, size: Size) -> FaultAction:
     return fault
 
 
+def timed_check(cluster: Cluster) -> float:
+    """Milliseconds app1 takes to answer /healthz (-1: it did not, 200)."""
+    started = time.monotonic()
+    healthy = cluster.daphnes[0].healthy(timeout=10)
+    return ms(time.monotonic() - started) if healthy else -1.0
+
+
 def latency_and_loss(cluster: Cluster, size: Size) -> FaultAction:
     """50 ms more on every packet a host sends and 1 % of them lost, on
     every host, until the sending ends."""
@@ -109,11 +119,28 @@ def latency_and_loss(cluster: Cluster, size: Size) -> FaultAction:
         impairment = await asyncio.to_thread(cluster.impair, delay_ms=50, loss=0.01)
         record.injected = time.monotonic()
         try:
-            await asyncio.sleep(size.duration * 2 / 3)
+            # The round trip the delay makes (100 ms between two hosts, plus
+            # what the busy machine adds), and what the proxy's health
+            # check then waits for.
+            handshakes = await asyncio.to_thread(
+                network.connect_times, APPS[0], DB.address, 5432, PYTHON
+            )
+            checks = [await asyncio.to_thread(timed_check, cluster) for _ in range(5)]
+            await asyncio.sleep(
+                record.injected + size.duration * 2 / 3 - time.monotonic()
+            )
         finally:
             await asyncio.to_thread(impairment.stop)
         record.heal()
-        record.figures.update(delay_ms_per_host_egress=50, loss_per_host_egress=0.01)
+        record.figures.update(
+            delay_ms_per_host_egress=50,
+            loss_per_host_egress=0.01,
+            healthz_ms=sorted(checks),
+            app1_to_db_handshake_ms={
+                "p50": percentile(handshakes, 0.5),
+                "max": max(handshakes),
+            },
+        )
 
     return fault
 
@@ -158,6 +185,53 @@ def redis_restart(cluster: Cluster) -> FaultAction:
     return fault
 
 
+class Inboxes:
+    """The offline residents' mail at the SMTP sink, from a starting point."""
+
+    def __init__(self, smtp: SmtpServer, crowd: Crowd) -> None:
+        self.smtp = smtp
+        self.addresses = [f"{crowd.hood.user(n)}@example.org" for n in crowd.offline]
+        self.before = {a: len(smtp.mails(a)) for a in self.addresses}
+
+    def new(self, address: str) -> int:
+        return len(self.smtp.mails(address)) - self.before[address]
+
+    def all_got_one(self) -> bool:
+        return all(self.new(a) > 0 for a in self.addresses)
+
+    def figures(self, killed_at: float) -> dict[str, Any]:
+        counts = [self.new(a) for a in self.addresses]
+        last = max(m.received_at for a in self.addresses for m in self.smtp.mails(a))
+        ids = Counter(str(m.message["Message-ID"]) for m in self.smtp.mails())
+        return {
+            "offline_residents": len(self.addresses),
+            "emails_per_offline_resident": sorted(Counter(counts).items()),
+            "offline_residents_without_exactly_one_email": sum(
+                1 for n in counts if n != 1
+            ),
+            "last_email_after_kill_s": round(last - killed_at, 2),
+            "duplicate_message_ids_all_run": sum(n - 1 for n in ids.values() if n > 1),
+        }
+
+
+async def burst(crowd: Crowd, groups: list[list[Tab]], size: Size, tag: str) -> None:
+    """`size.burst` messages to each offline resident, all at once, from
+    the tabs in turn: within one batching window, so one email each."""
+    senders = [tab for tabs in groups for tab in tabs]
+    await asyncio.gather(
+        *(
+            send_to(
+                senders[j % len(senders)],
+                f"mail{tag}-{name}-{k}",
+                f"pour {name} {k}",
+                [crowd.hood.user(name)],
+            )
+            for j, name in enumerate(crowd.offline)
+            for k in range(size.burst)
+        )
+    )
+
+
 def worker_killed(cluster: Cluster, crowd: Crowd, size: Size, tag: str) -> FaultAction:
     """Offline residents get a burst of messages; while work1 is sending one
     of their emails (the SMTP sink holds each DATA for 2 s, as a slow relay
@@ -168,39 +242,26 @@ def worker_killed(cluster: Cluster, crowd: Crowd, size: Size, tag: str) -> Fault
     async def fault(groups: list[list[Tab]], record: Fault) -> None:
         smtp, killed = cluster.smtp, cluster.workers[0]
         assert smtp is not None
-        addresses = {
-            name: f"{crowd.hood.user(name)}@example.org" for name in crowd.offline
-        }
-        before = {name: len(smtp.mails(a)) for name, a in addresses.items()}
-        work1 = killed.host.address
-        in_data = smtp.data_from(work1)
+        inboxes = Inboxes(smtp, crowd)
+        sending = smtp.data_from(killed.host.address)
         smtp.delay_data(2.0)
-        senders = [tab for tabs in groups for tab in tabs]
-        await asyncio.gather(
-            *(
-                send_to(
-                    senders[j % len(senders)],
-                    f"mail{tag}-{name}-{k}",
-                    f"pour {name} {k}",
-                    [crowd.hood.user(name)],
-                )
-                for j, name in enumerate(crowd.offline)
-                for k in range(size.burst)
-            )
-        )
-        # Two email threads per worker and at least four emails due at once:
-        # work2 cannot take them all, work1 gets some.
-        await asyncio.to_thread(
-            wait_until, lambda: smtp.data_from(work1) > in_data, timeout=60,
-            what="work1 to be sending an email", interval=0.02,
-        )  # fmt: skip
-        await asyncio.to_thread(killed.kill)
-        record.injected = time.monotonic()
         try:
+            await burst(crowd, groups, size, tag)
+            # Two email threads per worker and at least four emails due at
+            # once: work2 cannot take them all, work1 gets some.
+            await asyncio.to_thread(
+                wait_until,
+                lambda: smtp.data_from(killed.host.address) > sending,
+                timeout=60,
+                what="work1 to be sending an email",
+                interval=0.02,
+            )
+            await asyncio.to_thread(killed.kill)
+            record.injected = time.monotonic()
             await asyncio.to_thread(
                 wait_until,
                 lambda: (
-                    all(len(smtp.mails(a)) > before[n] for n, a in addresses.items())
+                    inboxes.all_got_one()
                     and cluster.unfinished_jobs("send_email_batch") == 0
                 ),
                 timeout=120,
@@ -210,23 +271,12 @@ def worker_killed(cluster: Cluster, crowd: Crowd, size: Size, tag: str) -> Fault
         finally:
             smtp.delay_data(0)
         record.heal()
-        last_email = max(
-            m.received_at for a in addresses.values() for m in smtp.mails(a)
-        )
         await asyncio.to_thread(killed.start)
-        counts = {n: len(smtp.mails(a)) - before[n] for n, a in addresses.items()}
-        ids = Counter(str(m.message["Message-ID"]) for m in smtp.mails())
         record.figures.update(
-            offline_residents=len(addresses),
-            emails_per_offline_resident=sorted(Counter(counts.values()).items()),
-            offline_residents_without_exactly_one_email=sum(
-                1 for n in counts.values() if n != 1
-            ),
-            last_email_after_kill_s=round(last_email - record.injected, 2),
+            inboxes.figures(record.injected),
             jobs_requeued_from_dead_worker=sum(
                 w.log().count("requeued task") for w in cluster.workers
             ),
-            duplicate_message_ids_all_run=sum(n - 1 for n in ids.values() if n > 1),
         )
 
     return fault

@@ -120,14 +120,14 @@ class Daphne(HostProcess):
                 raise self.fail("daphne did not become healthy")
             time.sleep(0.1)
 
-    def healthy(self) -> bool:
+    def healthy(self, timeout: float = 2) -> bool:
         """/healthz as the proxy's check asks it (allowed Host, https)."""
         request = urllib.request.Request(
             f"http://{self.address}/healthz",
             headers={"Host": self.site_host, "X-Forwarded-Proto": "https"},
         )
         try:
-            with _NO_PROXY.open(request, timeout=2) as response:
+            with _NO_PROXY.open(request, timeout=timeout) as response:
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False

@@ -51,7 +51,17 @@ def netns_available() -> tuple[bool, str]:
     probe = f"{PREFIX}probe"
     try:
         run("ip", "netns", "add", probe)
-        run("ip", "link", "add", f"{PREFIX}pb0", "type", "veth", "peer", "name", "p1")
+        run(
+            "ip",
+            "link",
+            "add",
+            f"{PREFIX}pb0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            f"{PREFIX}pb1",
+        )
     except (RuntimeError, OSError) as error:
         return False, f"`ip netns` or veth unavailable: {error}"
     finally:
@@ -165,6 +175,24 @@ def cut(host: Host) -> None:
 
 def mend(host: Host) -> None:
     run("ip", "link", "set", host.cable, "up")
+
+
+_RTT_PROBE = """
+import socket, sys, time
+times = []
+for _ in range(int(sys.argv[3])):
+    started = time.monotonic()
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10):
+        times.append((time.monotonic() - started) * 1000)
+print(" ".join(f"{t:.1f}" for t in times))
+"""
+
+
+def connect_times(source: Host, address: str, port: int, python: str) -> list[float]:
+    """Milliseconds of TCP handshakes from `source` to `address:port`, one
+    after the other: one round trip each, so what the network adds."""
+    out = source.run(python, "-c", _RTT_PROBE, address, str(port), "20")
+    return sorted(float(value) for value in out.split())
 
 
 # Latency and loss (see netem.py for why not `tc ... netem`)

@@ -235,30 +235,45 @@ async def run_phase(
         for tab in tabs:
             crowd.last_seen[tab.name] = tab.last_seen
             await tab.close()
-    total = _sum(outcomes)
+    figures = phase_figures(groups, tag, outcomes, round(sent_seconds, 1))
+    if fault is not None:
+        figures.update(fault_figures(groups, tag, record, caught))
+    return figures
+
+
+def phase_figures(
+    groups: list[list[Tab]], tag: str, outcomes: list[Outcome], sent_seconds: float
+) -> dict[str, Any]:
+    tabs = [tab for group in groups for tab in group]
     latencies = delivery_latencies(groups, tag)
-    closes = Counter(code for tabs in groups for tab in tabs for code in tab.closes)
-    figures: dict[str, Any] = {
-        **total.figures(),
-        "tabs": sum(len(tabs) for tabs in groups),
-        "sending_seconds": round(sent_seconds, 1),
+    closes = Counter(code for tab in tabs for code in tab.closes)
+    return {
+        **_sum(outcomes).figures(),
+        "tabs": len(tabs),
+        "sending_seconds": sent_seconds,
         "delivery_p50_ms": ms(percentile(latencies, 0.5)),
         "delivery_p99_ms": ms(percentile(latencies, 0.99)),
         "delivery_max_ms": ms(max(latencies, default=0)),
-        "reconnects": sum(tab.reconnects for tabs in groups for tab in tabs),
+        "reconnects": sum(tab.reconnects for tab in tabs),
         "close_codes": {str(code): n for code, n in sorted(closes.items())},
-        "errors": dict(sum((tab.errors for tabs in groups for tab in tabs), Counter())),
+        "errors": dict(sum((tab.errors for tab in tabs), Counter())),
     }
-    if fault is not None:
-        during = delivery_latencies(groups, tag, (record.injected, record.healed))
-        for name, fraction in (("p50", 0.5), ("p99", 0.99)):
-            figures[f"fault_delivery_{name}_ms"] = (
-                ms(percentile(during, fraction)) if during else None
-            )
-        figures["caught_up_after_heal_s"] = None if caught is None else round(caught, 2)
-        figures["fault_lasted_s"] = round(record.healed - record.injected, 2)
-        figures.update(record.figures)
-    return figures
+
+
+def fault_figures(
+    groups: list[list[Tab]], tag: str, record: Fault, caught: float | None
+) -> dict[str, Any]:
+    """Delivery while the fault lasted, the catch-up after, the fault's own."""
+    during = delivery_latencies(groups, tag, (record.injected, record.healed))
+    figures: dict[str, Any] = {
+        f"fault_delivery_{name}_ms": ms(percentile(during, fraction))
+        if during
+        else None
+        for name, fraction in (("p50", 0.5), ("p99", 0.99))
+    }
+    figures["caught_up_after_heal_s"] = None if caught is None else round(caught, 2)
+    figures["fault_lasted_s"] = round(record.healed - record.injected, 2)
+    return {**figures, **record.figures}
 
 
 def _sum(outcomes: list[Outcome]) -> Outcome:
