@@ -157,14 +157,17 @@ def proxy_reload(cluster: Cluster) -> FaultAction:
     return fault
 
 
-def redis_restart(cluster: Cluster) -> FaultAction:
-    """redis-server SIGKILLed and started again (it keeps nothing)."""
+def redis_restart(cluster: Cluster, down_for: float = 0) -> FaultAction:
+    """redis-server SIGKILLed and started again (it keeps nothing) after
+    `down_for` seconds."""
 
     async def fault(groups: list[list[Tab]], record: Fault) -> None:
         assert cluster.redis is not None
         watch = ProxyWatch(cluster).start()
         try:
-            await asyncio.to_thread(cluster.redis.restart)
+            await asyncio.to_thread(cluster.redis.kill)
+            await asyncio.sleep(down_for)
+            await asyncio.to_thread(cluster.redis.start)
             record.heal()
             # Every daphne host healthy again (the proxy's checks too).
             await asyncio.to_thread(

@@ -24,6 +24,7 @@ PHASES: list[tuple[str, str]] = [
     ("proxy_reload", "HAProxy reloaded gracefully mid-load"),
     ("worker_kill", "work1's notify_worker SIGKILLed while emails go out"),
     ("redis_restart", "redis-server SIGKILLed and restarted mid-load"),
+    ("redis_outage", "redis-server down for 6 s mid-load"),
 ]
 
 # Columns of the summary table: (figure, heading).

@@ -112,3 +112,22 @@ async def test_a_redis_restart_loses_nothing(
     record(results, cluster, "redis_restart", figures)
     assert_nothing_lost(figures)
     assert figures["caught_up_after_heal_s"] is not None, figures
+
+
+async def test_a_redis_outage_keeps_the_site_in_the_proxy(
+    cluster: Cluster, crowd: Crowd, size: Size, results: Results
+) -> None:
+    """Redis down for 6 s loses nothing, and the proxy keeps sending clients
+    to daphne meanwhile: daphne works without Redis (messages are committed,
+    and caught up by `sync`). It does not today: /healthz answers 503
+    without Redis, so the proxy's checks mark every daphne down at once,
+    close every socket and answer 503 until Redis is back (xfail below)."""
+    fault = redis_restart(cluster, down_for=6)
+    figures = await run_phase(crowd, "redis_outage", size, fault)
+    record(results, cluster, "redis_outage", figures)
+    assert_nothing_lost(figures)
+    if figures["proxy_marked_down"]:
+        pytest.xfail(
+            "known: /healthz includes Redis, so a Redis outage longer than the "
+            f"proxy's 3 checks took {figures['proxy_marked_down']} out of the proxy"
+        )
