@@ -247,6 +247,22 @@ class Cluster:
             if process.alive
         }
 
+    def send_locks(self, address: str) -> dict[str, int]:
+        """The per-community send locks (PostgreSQL advisory locks in the
+        namespace of conversations/services/send/write.py): how many the
+        sessions of the host at `address` hold, how many sessions wait."""
+        from conversations.services.send.write import SEND_LOCK_NAMESPACE
+
+        with self.database() as connection:
+            row = connection.execute(
+                "SELECT count(*) FILTER (WHERE l.granted AND a.client_addr = %s),"
+                " count(*) FILTER (WHERE NOT l.granted)"
+                " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND l.classid = %s",
+                [address, SEND_LOCK_NAMESPACE],
+            ).fetchone()
+        return {"held_by_host": int(row[0]), "sessions_waiting": int(row[1])}
+
     def unfinished_jobs(self, task: str) -> int:
         """Jobs of `task` ("send_email_batch") queued, due later or running."""
         with self.database() as connection:

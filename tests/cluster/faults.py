@@ -80,7 +80,10 @@ def link_cut(cluster: Cluster, size: Size) -> FaultAction:
         try:
             await asyncio.to_thread(network.cut, APPS[0])
             record.injected = time.monotonic()
-            await asyncio.sleep(size.link_outage)
+            await asyncio.sleep(size.link_outage / 2)
+            # A send cut off mid-transaction keeps its community's lock.
+            locks = await asyncio.to_thread(cluster.send_locks, APPS[0].address)
+            await asyncio.sleep(record.injected + size.link_outage - time.monotonic())
             await asyncio.to_thread(network.mend, APPS[0])
             record.heal()
             await asyncio.to_thread(
@@ -93,6 +96,7 @@ def link_cut(cluster: Cluster, size: Size) -> FaultAction:
             watch.stop()
         record.figures.update(
             outage_s=size.link_outage,
+            send_locks_mid_outage=locks,
             proxy_marked_app1_down_after_s=seconds(
                 watch.first("web1", "DOWN", record.injected), record.injected
             ),

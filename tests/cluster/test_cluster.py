@@ -5,8 +5,11 @@ workers, an SMTP sink (tests/cluster/cluster.py draws it).
 The tests run in this order on one cluster, each a phase of load with one
 fault; each records its figures (test-output/cluster.json and cluster.md).
 Whatever the fault: no acked message is lost or stored twice, none reaches a
-socket twice, every recipient gets every message (live, or by the `sync` a
-client sends after reconnecting).
+socket twice, every recipient gets every message (live, or by `sync`). How
+long clients took to catch up without a sync of their own is a figure, not
+a pass mark: the contract makes live delivery a hint, and a message whose
+fan-out was lost reaches a tab that does not reconnect only with the next
+message of that conversation (the gap fill) or its next sync.
 """
 
 from __future__ import annotations
@@ -63,7 +66,6 @@ async def test_a_server_host_cut_off_mid_load_loses_nothing(
     record(results, cluster, "link_cut", figures)
     assert_nothing_lost(figures)
     assert figures["proxy_marked_app1_down_after_s"] is not None, figures
-    assert figures["caught_up_after_heal_s"] is not None, figures
 
 
 async def test_latency_and_loss_between_hosts_lose_nothing(
@@ -111,7 +113,6 @@ async def test_a_redis_restart_loses_nothing(
     figures = await run_phase(crowd, "redis_restart", size, redis_restart(cluster))
     record(results, cluster, "redis_restart", figures)
     assert_nothing_lost(figures)
-    assert figures["caught_up_after_heal_s"] is not None, figures
 
 
 async def test_a_redis_outage_keeps_the_site_in_the_proxy(

@@ -140,6 +140,32 @@ def caught_up(groups: list[list[Tab]], before: float) -> bool:
     return True
 
 
+def missing(groups: list[list[Tab]], before: float) -> list[dict[str, Any]]:
+    """What `caught_up` still waits for: each (recipient, message) pair,
+    with whether the message's id is below the last id the recipient had
+    seen (a sync from there cannot bring it)."""
+    found = []
+    for tabs in groups:
+        for sender in tabs:
+            for client_id, sent_at in sender.sent_at.items():
+                mid = sender.acked.get(client_id)
+                if sent_at >= before or mid is None:
+                    continue
+                for tab in tabs:
+                    if tab is sender or mid in tab.live or mid in tab.synced:
+                        continue
+                    found.append(
+                        {
+                            "recipient": tab.name,
+                            "message": mid,
+                            "client_id": client_id,
+                            "recipient_last_seen": tab.last_seen,
+                            "recipient_reconnects": tab.reconnects,
+                        }
+                    )
+    return found[:10]
+
+
 async def wait_caught_up(
     groups: list[list[Tab]], healed: float, timeout: float = 90
 ) -> float | None:
@@ -191,7 +217,10 @@ class Fault:
 
     async def caught_up_after(self, groups: list[list[Tab]]) -> float | None:
         await self.over.wait()
-        return await wait_caught_up(groups, self.healed)
+        caught = await wait_caught_up(groups, self.healed)
+        if caught is None:
+            self.figures["not_caught_up"] = missing(groups, self.healed)
+        return caught
 
 
 FaultAction = Callable[[list[list[Tab]], Fault], Awaitable[None]]

@@ -86,7 +86,13 @@ class Tab:
                 self.socket = FrameSocket(
                     ws, functools.partial(self._received, live=live), self._lost
                 )
-                await self.sync()
+                try:
+                    await self.sync()
+                except SocketLost as error:
+                    # Closed again before the sync ended (a proxy shutting
+                    # the sockets of a server it just marked down).
+                    last_error = error
+                    continue
                 return
             await asyncio.sleep(0.2)
         raise AssertionError(f"{self.name}: could not reconnect: {last_error!r}")
