@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CLUSTER_STAMP := $(VENV)/.cluster-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -33,7 +34,7 @@ test: $(STAMP) node-modules
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/with_postgres.py $(BIN)/python -m pytest tests/unit tests/integration -p no:cacheprovider
 	@if [ -d tests/js ]; then \
-		if command -v node >/dev/null; then node --test tests/js/; \
+		if command -v node >/dev/null; then node --test tests/js/*.test.mjs; \
 		elif [ "$$REQUIRE_SERVICES" = 1 ]; then echo "FAILED: Node.js is required for tests/js"; exit 1; \
 		else echo "SKIPPED: client module tests (tests/js): Node.js is not installed"; fi; \
 	fi
@@ -83,3 +84,20 @@ reliability: $(STAMP)
 	RELIABILITY=1 $(BIN)/python -m pytest tests/reliability -p no:cacheprovider \
 		tests/notifications/test_faults.py::test_a_trickling_push_endpoint_holds_up_no_other_notification
 	$(BIN)/python scripts/reliability_report.py
+
+## The production shape under faults (tests/cluster/, docs/reliability.md
+## "Cluster"): hosts in network namespaces behind HAProxy, as root. Needs
+## Debian's haproxy, iptables and libnetfilter-queue-dev. `make test` runs
+## the short version; this runs the long one (about 8 minutes) and rewrites
+## the Cluster figures of docs/reliability.md.
+.PHONY: cluster-deps cluster-test
+$(CLUSTER_STAMP): $(STAMP) requirements-cluster.txt
+	$(BIN)/pip install --quiet -r requirements-cluster.txt
+	touch $(CLUSTER_STAMP)
+
+cluster-deps: $(CLUSTER_STAMP)
+
+cluster-test: $(CLUSTER_STAMP)
+	rm -f test-output/cluster.json
+	CLUSTER_LONG=1 $(BIN)/python -m pytest tests/cluster -p no:cacheprovider
+	$(BIN)/python scripts/cluster_report.py

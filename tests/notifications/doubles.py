@@ -69,6 +69,7 @@ class _SmtpHandler:
         self.accepted: list[Mail] = []
         self.refused = 0
         self.data_started = 0
+        self.data_peers: list[str] = []  # client address of each DATA, in order
         self.refusal: tuple[str, str] | None = None  # (stage, reply)
         self.data_delay = 0.0
 
@@ -87,6 +88,7 @@ class _SmtpHandler:
     ) -> str:
         with self.lock:
             self.data_started += 1
+            self.data_peers.append(str(session.peer[0]))
         if self.refusal is not None and self.refusal[0] == "DATA":
             with self.lock:
                 self.refused += 1
@@ -116,18 +118,19 @@ class _SmtpHandler:
 class SmtpServer:
     """A controllable SMTP server: accepts by default, can refuse or stall."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, host: str = HOST) -> None:
         # aiosmtpd's Controller cannot take port 0: its start-up self-check
         # connects to the configured port, 0, instead of the one bound.
+        self.host = host
         self.port = port or free_port()
         self.handler = _SmtpHandler()
         self.controller = Controller(
-            self.handler, hostname=HOST, port=self.port, ready_timeout=10
+            self.handler, hostname=host, port=self.port, ready_timeout=10
         )
 
     @property
     def url(self) -> str:
-        return f"smtp://{HOST}:{self.port}"
+        return f"smtp://{self.host}:{self.port}"
 
     def start(self) -> SmtpServer:
         self.controller.start()
@@ -151,6 +154,11 @@ class SmtpServer:
     @property
     def data_started(self) -> int:
         return self.handler.data_started
+
+    def data_from(self, address: str) -> int:
+        """How many DATA commands came from a client at `address`."""
+        with self.handler.lock:
+            return self.handler.data_peers.count(address)
 
     def mails(self, address: str | None = None) -> list[Mail]:
         with self.handler.lock:

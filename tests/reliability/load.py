@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.support.protocol import (
     Frame,
@@ -68,8 +68,16 @@ class Tab:
                     ws = await connect_socket(
                         server.ws_url(self.hood.slug),
                         tab_headers(cookies, server.origin),
+                        ssl=server.ssl_context,
                     )
                 except (OSError, ConnectionClosed, TimeoutError) as error:
+                    last_error = error
+                    continue
+                except InvalidStatus as error:
+                    # A proxy answers 502/503 while it has no healthy server:
+                    # try again, as the browser's reconnect loop does.
+                    if error.response.status_code < 500:
+                        raise
                     last_error = error
                     continue
                 self.server = server
@@ -78,7 +86,13 @@ class Tab:
                 self.socket = FrameSocket(
                     ws, functools.partial(self._received, live=live), self._lost
                 )
-                await self.sync()
+                try:
+                    await self.sync()
+                except SocketLost as error:
+                    # Closed again before the sync ended (a proxy shutting
+                    # the sockets of a server it just marked down).
+                    last_error = error
+                    continue
                 return
             await asyncio.sleep(0.2)
         raise AssertionError(f"{self.name}: could not reconnect: {last_error!r}")

@@ -47,10 +47,18 @@ MESSAGE_FIELDS = {
 }
 
 
-def login(base_url: str, username: str, password: str = PASSWORD) -> dict[str, str]:
-    """Log in through Django's form; return the cookies (sessionid, csrftoken)."""
+def login(
+    base_url: str,
+    username: str,
+    password: str = PASSWORD,
+    *,
+    verify: bool | str = True,
+) -> dict[str, str]:
+    """Log in through Django's form; return the cookies (sessionid, csrftoken).
+    `verify`: the CA bundle of an https site's test certificate."""
     http = requests.Session()
     http.trust_env = False
+    http.verify = verify
     page = http.get(f"{base_url}/accounts/login/", timeout=10)
     assert page.status_code == 200, page.status_code
     answer = http.post(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl as ssl_module
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -60,12 +61,16 @@ async def connect_socket(
     ping_interval: float | None = 20.0,
     max_size: int = 4 * 2**20,
     max_queue: int | None = 16,
+    ssl: ssl_module.SSLContext | None = None,
 ) -> ClientConnection:
     """Open a socket; `InvalidStatus` when the server refuses the handshake.
 
-    No proxy: every server is on loopback. No compression: daphne does not
-    negotiate it, and the reference peers are measured without it too.
+    No proxy: every server is on loopback or on the cluster test's own
+    network. No compression: daphne does not negotiate it, and the reference
+    peers are measured without it too. `ssl`: the context that trusts a
+    `wss://` server's test certificate authority.
     """
+    tls = {} if ssl is None else {"ssl": ssl}
     return await connect(
         url,
         additional_headers=headers,
@@ -75,6 +80,7 @@ async def connect_socket(
         ping_interval=ping_interval,
         max_size=max_size,
         max_queue=max_queue,
+        **tls,
     )
 
 

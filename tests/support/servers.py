@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -165,31 +166,49 @@ class RedisServer(_ChildProcess):
     """A private redis-server on a free port, with no persistence: `kill` is
     an outage that loses every key."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        host: str = HOST,
+        wrap: Sequence[str] = (),
+        password: str = "",
+    ) -> None:
+        """`wrap`, `host`, `password`: the cluster test runs it on another
+        host (a command prefix entering its namespace, its address) with
+        `requirepass`, as production does."""
         self.workdir = workdir
+        self.host = host
         self.port = port or free_port()
+        self.wrap = list(wrap)
+        self.password = password
         self.log_path = workdir / f"redis-{self.port}.log"
 
     @property
     def url(self) -> str:
-        return f"redis://{HOST}:{self.port}/0"
+        credentials = f":{self.password}@" if self.password else ""
+        return f"redis://{credentials}{self.host}:{self.port}/0"
 
     def start(self) -> None:
         """Start (or start again, on the same port) and wait for PONG."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        password = ["--requirepass", self.password] if self.password else []
         self._spawn(
             [
+                *self.wrap,
                 "redis-server",
                 "--port",
                 str(self.port),
                 "--bind",
-                HOST,
+                self.host,
                 "--save",
                 "",
                 "--appendonly",
                 "no",
                 "--dir",
                 str(self.workdir),
+                *password,
             ]
         )
         try:
@@ -201,7 +220,11 @@ class RedisServer(_ChildProcess):
 
     def ping(self) -> bool:
         try:
-            with socket.create_connection((HOST, self.port), timeout=0.5) as sock:
+            with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
+                if self.password:
+                    sock.sendall(f"AUTH {self.password}\r\n".encode())
+                    if not sock.recv(64).startswith(b"+OK"):
+                        return False
                 sock.sendall(b"PING\r\n")
                 return sock.recv(64).startswith(b"+PONG")
         except OSError:
@@ -402,6 +425,9 @@ class ServerProcess(_ChildProcess):
     """One HTTP server process on a free port (`{port}` in `args`), healthy
     once GET /healthz answers 200. Started again, it keeps its port, so that
     clients reconnect to the same address."""
+
+    # Plain http: a client needs no TLS context (the cluster's proxy has one).
+    ssl_context: ssl.SSLContext | None = None
 
     def __init__(
         self,
