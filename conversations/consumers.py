@@ -112,6 +112,9 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         )
         self.session_hash = session_hash(self.scope["session"].session_key or "")
         self.tracker = DeliveryTracker()
+        # Held while the socket acts on what it knows it delivered (an ack
+        # filling a gap, a sync); live events wait in the backlog meanwhile.
+        self.ordered = asyncio.Lock()
         self.carried = Carried()
         self.error_bucket = TokenBucket(*settings.CHAT_ERROR_RATE)
         await router.start()
@@ -246,16 +249,19 @@ class CommunityConsumer(AsyncWebsocketConsumer):
                 command.client_id,
             )
             return
-        if result.created:
-            for message, previous_id in zip(
-                result.messages, result.previous_ids, strict=True
-            ):
-                conversation = message["conversation"]
-                fill = self.tracker.on_own_ack(conversation, message["id"], previous_id)
-                if fill is not None:
-                    await self.fill_gap(conversation, fill)
-                self.tracker.delivered(conversation, message["id"])
-        await self.send_json(frames.ack_frame(command.client_id, result.messages))
+        async with self.ordered:
+            if result.created:
+                for message, previous_id in zip(
+                    result.messages, result.previous_ids, strict=True
+                ):
+                    conversation = message["conversation"]
+                    fill = self.tracker.on_own_ack(
+                        conversation, message["id"], previous_id
+                    )
+                    if fill is not None:
+                        await self.fill_gap(conversation, fill)
+                    self.tracker.delivered(conversation, message["id"])
+            await self.send_json(frames.ack_frame(command.client_id, result.messages))
         metrics.SENDS.labels("stored" if result.created else "resend").inc()
         metrics.ACKS.inc()
         metrics.SEND_TO_ACK.observe(time.monotonic() - started)
@@ -280,20 +286,21 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         """Replay what was missed after `after` (and `since_rev`), one batch."""
         if not await resident_limits.allow_async("sync", self.user_id):
             raise RateLimited("Too many sync requests; slow down.")
-        page = await database_sync_to_async(sync_page)(
-            user_id=self.user_id,
-            community_id=self.community_id,
-            community_slug=self.community.slug,
-            after=command.after,
-            since_rev=command.since_rev,
-        )
-        await self.send_json(
-            frames.sync_batch_frame(page.messages, page.more, page.changed)
-        )
-        if not page.more:
-            self.tracker.synced(
-                page.messages[-1]["id"] if page.messages else command.after
+        async with self.ordered:
+            page = await database_sync_to_async(sync_page)(
+                user_id=self.user_id,
+                community_id=self.community_id,
+                community_slug=self.community.slug,
+                after=command.after,
+                since_rev=command.since_rev,
             )
+            await self.send_json(
+                frames.sync_batch_frame(page.messages, page.more, page.changed)
+            )
+            if not page.more:
+                self.tracker.synced(
+                    page.messages[-1]["id"] if page.messages else command.after
+                )
 
     async def on_edit(self, command: protocol.EditMessage) -> None:
         """Change one's message; every tab learns it through message.updated."""
@@ -324,12 +331,16 @@ class CommunityConsumer(AsyncWebsocketConsumer):
     # event type.
 
     async def routed(self, event: dict[str, Any]) -> None:
-        """An event for this socket, in order: while an earlier one waits for
-        the database (a gap to fill), later ones queue behind it."""
+        """An event for this socket, in order. Handled at once, unless the
+        socket is busy with what it knows (an ack filling a gap, a sync:
+        `ordered` is held) or the event itself needs the database (a gap to
+        fill): then it queues, and later events behind it, for `_drain`."""
         if self.backlog is not None:
             self.backlog.append(event)
             return
-        if event.get("type") == "message.new" and self._needs_fill(event):
+        if self.ordered.locked() or (
+            event.get("type") == "message.new" and self._needs_fill(event)
+        ):
             self.backlog = deque([event])
             asyncio.get_running_loop().create_task(self._drain())
             return
@@ -345,13 +356,14 @@ class CommunityConsumer(AsyncWebsocketConsumer):
 
     async def _drain(self) -> None:
         """Handle the queued events one by one, then go back to inline."""
-        try:
-            while self.backlog:
-                await self.dispatch(self.backlog.popleft())
-        except Exception:
-            logger.exception("socket event failed")
-        finally:
-            self.backlog = None
+        async with self.ordered:
+            try:
+                while self.backlog:
+                    await self.dispatch(self.backlog.popleft())
+            except Exception:
+                logger.exception("socket event failed")
+            finally:
+                self.backlog = None
 
     async def message_new(self, event: dict[str, Any]) -> None:
         """Deliver a committed message, in conversation order, once."""

@@ -30,6 +30,12 @@ PROCESS_GROUP = "voisins.processes"
 _MAX_BACKOFF = 2.0
 
 
+def router_layer() -> Any:
+    """The layer events travel on: the `router` alias (Redis pub/sub, see
+    the settings) when configured, else the default (in-process) layer."""
+    return get_channel_layer("router") or get_channel_layer()
+
+
 @dataclass(frozen=True, slots=True)
 class Routed:
     """An event and the residents it is for: in one community, or (None) in
@@ -66,7 +72,7 @@ async def publish(items: list[Routed]) -> None:
     """Send a batch of committed events to every server process."""
     if not items:
         return
-    layer = get_channel_layer()
+    layer = router_layer()
     if layer is None:
         return
     await layer.group_send(PROCESS_GROUP, envelope(items))
@@ -88,21 +94,32 @@ class Router:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._task: asyncio.Task[None] | None = None
+        self._starting: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Join the group (once per event loop) before the first socket opens,
-        so that nothing committed after it opens can miss it."""
+        so that nothing committed after it opens can miss it. Sockets opening
+        together wait for the same start: two receivers in one process would
+        deliver every event twice."""
         loop = asyncio.get_running_loop()
         if self._task is not None and not self._task.done():
             if self._task.get_loop() is loop:
                 return
             self._task.cancel()
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        channel = await layer.new_channel("router.")
-        await layer.group_add(PROCESS_GROUP, channel)
-        self._task = loop.create_task(self._run(layer, channel))
+        if self._starting is None or self._starting.get_loop() is not loop:
+            self._starting = loop.create_task(self._join(loop))
+        await asyncio.shield(self._starting)
+
+    async def _join(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            layer = router_layer()
+            if layer is None:
+                return
+            channel = await layer.new_channel("router.")
+            await layer.group_add(PROCESS_GROUP, channel)
+            self._task = loop.create_task(self._run(layer, channel))
+        finally:
+            self._starting = None
 
     async def _run(self, layer: Any, channel: str) -> None:
         """Receive and deliver, forever; a layer outage is waited out."""

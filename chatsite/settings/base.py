@@ -154,7 +154,20 @@ def channel_layers(redis_url: str) -> dict[str, Any]:
                 "group_expiry": 86_400,
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "chat"),
             },
-        }
+        },
+        # The router's layer (conversations/router.py): Redis pub/sub pushes
+        # each batch of events to every process as it is published. The core
+        # layer pops one message per round trip (BZPOPMIN), which capped a
+        # process at one batch per round trip between hosts: with 50 ms
+        # between hosts, live delivery fell seconds behind (tests/cluster).
+        # At most once, as every layer: `sync` fills what an outage loses.
+        "router": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": redis_url, "socket_connect_timeout": 2}],
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", "chat") + ":router",
+            },
+        },
     }
 
 
