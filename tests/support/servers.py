@@ -18,6 +18,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -109,6 +110,30 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook so a server dies with the test process that started it.
+
+    A test run killed from outside (a CI timeout, a developer's Ctrl-C twice)
+    skips every fixture's teardown, and the servers, in their own sessions,
+    would live on holding ports and databases. Linux's parent-death signal
+    fires when the *thread* that forked exits, so it is asked for only from
+    the main thread, which lives as long as the run.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+
+    def hook() -> None:
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+    return hook
+
+
 class _ChildProcess:
     """A server process of ours in its own session, output to `log_path`."""
 
@@ -130,6 +155,7 @@ class _ChildProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent(),
             )
         return self.process
 
