@@ -107,10 +107,19 @@ def manifest(request: HttpRequest) -> JsonResponse:
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Whether the database and Redis answer: 200 when both do, else 503."""
+    """Whether this process can serve: 200 when the database answers, else 503.
+
+    Redis is reported but does not decide: without it a process still
+    commits every message and answers `sync`, only live delivery and the
+    shared rate limits pause. A proxy that dropped every process when Redis
+    was down (as one checking Redis too did in the cluster test) would close
+    every socket and refuse every send for the outage instead.
+    """
     status = {"database": _check_database(), "redis": _check_redis()}
-    healthy = all(value in ("ok", "not configured") for value in status.values())
-    return JsonResponse(status, status=200 if healthy else 503)
+    serving = status["database"] == "ok"
+    live = status["redis"] in ("ok", "not configured")
+    status["status"] = "ok" if serving and live else "degraded" if serving else "down"
+    return JsonResponse(status, status=200 if serving else 503)
 
 
 def _check_database() -> str:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from conversations.models import Community, Message, User
 
@@ -386,8 +386,25 @@ def test_healthz_reports_database_ok() -> None:
     """/healthz answers 200 with the database ok (no Redis configured)."""
     response = Client().get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "redis": "not configured"}
+    assert response.json() == {
+        "database": "ok",
+        "redis": "not configured",
+        "status": "ok",
+    }
     assert (
         "no-cache" in response.headers["Cache-Control"]
         or "max-age=0" in (response.headers["Cache-Control"])
     )
+
+
+def test_healthz_stays_200_while_redis_is_down(unused_tcp_port: int) -> None:
+    """A process without Redis still commits and answers `sync`: the check a
+    proxy polls says "degraded" but keeps it in rotation (nothing listens on
+    the port, so Redis is refused)."""
+    with override_settings(REDIS_URL=f"redis://127.0.0.1:{unused_tcp_port}/0"):
+        response = Client().get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["database"] == "ok"
+    assert body["redis"].startswith("error: ")
+    assert body["status"] == "degraded"
