@@ -67,6 +67,16 @@ class Entry:
         return f"wss://{self.base_url.removeprefix('https://')}/ws/communities/{slug}/"
 
 
+# The counters each daphne's /metrics gives a phase's record
+# (conversations/metrics.py).
+SCRAPED_METRICS = (
+    "voisins_acks_total",
+    "voisins_messages_stored_total",
+    "voisins_layer_errors_total",
+    "voisins_sockets_open",
+)
+
+
 @dataclass
 class ClusterHood(Hood):
     """A community of the cluster's site; residents log in through the proxy."""
@@ -236,16 +246,28 @@ class Cluster:
         assert self.postgres is not None
         return psycopg.connect(self.postgres.url("voisins"), connect_timeout=10)
 
-    def server_figures(self) -> dict[str, int]:
+    def server_figures(self) -> dict[str, int | str]:
         """What the servers tell about themselves, recorded with each phase:
-        today the resident memory of each process. The Prometheus metrics
-        each daphne will serve at /metrics are to be scraped here, from
-        `http://<host address>:8000/metrics` (hosts.Daphne.address)."""
-        return {
+        the resident memory of each process, and each daphne's own counters
+        from its /metrics (since that process started: a phase that kills
+        a daphne resets its counters)."""
+        figures: dict[str, int | str] = {
             f"rss_kib_{process.host.name}": rss_kib(process.pid)
             for process in [*self.daphnes, *self.workers]
             if process.alive
         }
+        for daphne in self.daphnes:
+            if not daphne.alive:
+                continue
+            try:
+                scraped = daphne.metrics(SCRAPED_METRICS)
+            except OSError as error:
+                figures[f"metrics_{daphne.host.name}_error"] = str(error)
+                continue
+            for name, value in scraped.items():
+                key = f"{name.removeprefix('voisins_')}_{daphne.host.name}"
+                figures[key] = int(value)
+        return figures
 
     def send_locks(self, address: str) -> dict[str, int]:
         """The per-community send locks (PostgreSQL advisory locks in the

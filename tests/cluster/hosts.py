@@ -120,6 +120,25 @@ class Daphne(HostProcess):
                 raise self.fail("daphne did not become healthy")
             time.sleep(0.1)
 
+    def metrics(self, names: tuple[str, ...], timeout: float = 5) -> dict[str, float]:
+        """The process's own Prometheus counters and gauges among `names`
+        (GET /metrics: the test runs on the hosts' private network, which the
+        endpoint serves without a token), each summed over its labels."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        request = urllib.request.Request(
+            f"http://{self.address}/metrics",
+            headers={"Host": self.site_host, "X-Forwarded-Proto": "https"},
+        )
+        with _NO_PROXY.open(request, timeout=timeout) as response:
+            text = response.read().decode()
+        totals = dict.fromkeys(names, 0.0)
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name in totals:
+                    totals[sample.name] += sample.value
+        return totals
+
     def healthy(self, timeout: float = 2) -> bool:
         """/healthz as the proxy's check asks it (allowed Host, https)."""
         request = urllib.request.Request(
