@@ -269,6 +269,19 @@ class Cluster:
                 figures[key] = int(value)
         return figures
 
+    def messages_counted(self) -> int:
+        """Messages the running daphnes say they stored (their /metrics), in
+        all: the difference across a phase must be what the phase stored."""
+        return sum(
+            int(
+                daphne.metrics(("voisins_messages_stored_total",))[
+                    "voisins_messages_stored_total"
+                ]
+            )
+            for daphne in self.daphnes
+            if daphne.alive
+        )
+
     def send_locks(self, address: str) -> dict[str, int]:
         """The per-community send locks (PostgreSQL advisory locks in the
         namespace of conversations/services/send/write.py): how many the

@@ -284,6 +284,8 @@ def worker_killed(cluster: Cluster, crowd: Crowd, size: Size, tag: str) -> Fault
             jobs_requeued_from_dead_worker=sum(
                 w.log().count("requeued task") for w in cluster.workers
             ),
+            # Stored besides the phase's own conversations.
+            burst_messages=len(crowd.offline) * size.burst,
         )
 
     return fault

@@ -14,6 +14,8 @@ message of that conversation (the gap fill) or its next sync.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from .cluster import Cluster
@@ -25,7 +27,7 @@ from .faults import (
     worker_killed,
 )
 from .report import Results
-from .traffic import Crowd, Size, run_phase
+from .traffic import Crowd, FaultAction, Size, run_phase
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
@@ -36,6 +38,22 @@ def record(
     results.record(phase, {**figures, **cluster.server_figures()})
 
 
+async def counted_phase(
+    cluster: Cluster,
+    crowd: Crowd,
+    name: str,
+    size: Size,
+    fault: FaultAction | None = None,
+) -> dict[str, Any]:
+    """run_phase, with what the servers' own metrics counted: the messages
+    stored during the phase by the daphnes' counters must be the messages
+    the database holds from it (no daphne restarts within a phase)."""
+    before = cluster.messages_counted()
+    figures = await run_phase(crowd, name, size, fault)
+    figures["stored_by_metrics"] = cluster.messages_counted() - before
+    return figures
+
+
 def assert_nothing_lost(figures: dict[str, object]) -> None:
     assert figures["acked"], figures
     assert figures["lost"] == 0, figures
@@ -43,6 +61,9 @@ def assert_nothing_lost(figures: dict[str, object]) -> None:
     assert figures["duplicated_live"] == 0, figures
     assert figures["unreached"] == 0, figures
     assert figures["stored"] == figures["acked"], figures
+    assert figures["stored_by_metrics"] == figures["stored"] + figures.get(
+        "burst_messages", 0
+    ), figures
 
 
 async def test_load_through_the_proxy_loses_nothing(
@@ -50,7 +71,7 @@ async def test_load_through_the_proxy_loses_nothing(
 ) -> None:
     """With no fault, every message goes client -> proxy -> daphne ->
     PostgreSQL and Redis -> the other daphne -> proxy -> every recipient."""
-    figures = await run_phase(crowd, "baseline", size)
+    figures = await counted_phase(cluster, crowd, "baseline", size)
     record(results, cluster, "baseline", figures)
     assert_nothing_lost(figures)
     assert figures["reconnects"] == 0, figures
@@ -62,7 +83,9 @@ async def test_a_server_host_cut_off_mid_load_loses_nothing(
     """app1's cable is pulled (no FIN, no RST): the proxy marks it down,
     closes its sockets, clients reconnect to app2, resend and sync; once the
     cable is back the proxy uses app1 again and every client is caught up."""
-    figures = await run_phase(crowd, "link_cut", size, link_cut(cluster, size))
+    figures = await counted_phase(
+        cluster, crowd, "link_cut", size, link_cut(cluster, size)
+    )
     record(results, cluster, "link_cut", figures)
     assert_nothing_lost(figures)
     assert figures["proxy_marked_app1_down_after_s"] is not None, figures
@@ -73,7 +96,9 @@ async def test_latency_and_loss_between_hosts_lose_nothing(
 ) -> None:
     """50 ms delay and 1 % loss on every host's egress slow delivery down
     (the figure: p99 while it lasts) but lose and double nothing."""
-    figures = await run_phase(crowd, "netem", size, latency_and_loss(cluster, size))
+    figures = await counted_phase(
+        cluster, crowd, "netem", size, latency_and_loss(cluster, size)
+    )
     record(results, cluster, "netem", figures)
     assert_nothing_lost(figures)
     assert figures["fault_delivery_p99_ms"] is not None, figures
@@ -84,7 +109,9 @@ async def test_a_graceful_proxy_reload_drops_no_socket(
 ) -> None:
     """HAProxy reloaded mid-load: the old worker keeps the open WebSockets,
     the new one takes new connections; no client even reconnects."""
-    figures = await run_phase(crowd, "proxy_reload", size, proxy_reload(cluster))
+    figures = await counted_phase(
+        cluster, crowd, "proxy_reload", size, proxy_reload(cluster)
+    )
     record(results, cluster, "proxy_reload", figures)
     assert_nothing_lost(figures)
     assert figures["reconnects"] == 0, figures
@@ -97,7 +124,7 @@ async def test_a_worker_host_killed_sends_each_email_once(
     out: work2 takes its jobs over and each offline resident gets exactly
     one email; no Message-ID reaches the SMTP sink twice in the whole run."""
     fault = worker_killed(cluster, crowd, size, "worker_kill")
-    figures = await run_phase(crowd, "worker_kill", size, fault)
+    figures = await counted_phase(cluster, crowd, "worker_kill", size, fault)
     record(results, cluster, "worker_kill", figures)
     assert_nothing_lost(figures)
     assert figures["jobs_requeued_from_dead_worker"] >= 1, figures
@@ -110,7 +137,9 @@ async def test_a_redis_restart_loses_nothing(
 ) -> None:
     """Redis (the channel layer) is killed and started again mid-load: live
     delivery resumes and every client catches up on what it missed."""
-    figures = await run_phase(crowd, "redis_restart", size, redis_restart(cluster))
+    figures = await counted_phase(
+        cluster, crowd, "redis_restart", size, redis_restart(cluster)
+    )
     record(results, cluster, "redis_restart", figures)
     assert_nothing_lost(figures)
 
@@ -124,7 +153,7 @@ async def test_a_redis_outage_keeps_the_site_in_the_proxy(
     the proxy's checks keep every daphne in rotation and no socket is
     closed for it."""
     fault = redis_restart(cluster, down_for=6)
-    figures = await run_phase(crowd, "redis_outage", size, fault)
+    figures = await counted_phase(cluster, crowd, "redis_outage", size, fault)
     record(results, cluster, "redis_outage", figures)
     assert_nothing_lost(figures)
     assert not figures["proxy_marked_down"], figures
