@@ -76,6 +76,13 @@ bench: $(STAMP)
 bench-search: $(STAMP)
 	$(BIN)/python -m bench.search
 
+## The garbage-collection policy (chatsite/collector.py) with and without
+## freezing, same run: 2,000 sockets on one process, pauses and latency
+## (bench/README.md, "Garbage collection"): about 6 minutes.
+.PHONY: bench-gc
+bench-gc: $(STAMP)
+	$(BIN)/python -m bench.gc_pauses
+
 ## Fault, abuse and security scenarios, slow ones included (about 5 minutes);
 ## then rewrite the figures section of docs/reliability.md.
 .PHONY: reliability

@@ -6,7 +6,13 @@ Counts and latencies only: never a body, a name or a token in a label.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Iterator
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from chatsite import collector
 
 # Seconds, from a millisecond to a few seconds: live delivery lives at the
 # low end; the high end shows a stalled database or layer.
@@ -66,3 +72,27 @@ NOTIFICATIONS = Counter(
     "Emails and pushes, by kind and outcome (sent, skipped, retry, failed).",
     ["kind", "outcome"],
 )
+
+
+class CollectorPauses(Collector):
+    """The garbage collector's pauses by generation (chatsite/collector.py
+    counts them; a collection stops the whole process, every socket on it)."""
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(
+            "voisins_gc_pause_seconds",
+            "Garbage collections of this process and how long each stopped "
+            "it, by generation (2: a full collection).",
+            labels=["generation"],
+        )
+        for generation, counts in enumerate(collector.pauses):
+            bounds = [str(bound) for bound in collector.PAUSE_BUCKETS] + ["+Inf"]
+            family.add_metric(
+                [str(generation)],
+                list(zip(bounds, list(counts.buckets), strict=True)),
+                counts.total_seconds,
+            )
+        yield family
+
+
+REGISTRY.register(CollectorPauses())

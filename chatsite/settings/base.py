@@ -347,6 +347,13 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 # notify_worker serves its own metrics on this port (0: not at all).
 NOTIFY_METRICS_PORT = env_int("NOTIFY_METRICS_PORT", 0)
 
+# Server processes' garbage collector (chatsite/collector.py): every
+# GC_FREEZE_SECONDS what survived a collection is frozen (never walked
+# again), and every GC_FULL_SECONDS everything is thawed and collected once.
+# GC_FREEZE_SECONDS=0 keeps CPython's own schedule.
+GC_FREEZE_SECONDS = env_int("GC_FREEZE_SECONDS", 10)
+GC_FULL_SECONDS = env_int("GC_FULL_SECONDS", 3600)
+
 # On PostgreSQL, how many batches of sends one server process writes side by
 # side (each lane a thread with its own connection; a community always uses
 # the same lane). SQLite always uses one.

@@ -26,6 +26,10 @@ CHAT_SYNC_RATE = env_rate("CHAT_SYNC_RATE", "1000/1000")
 if env_str("TEST_POSTGRES_URL"):
     DATABASES = {"default": database_config(env_str("TEST_POSTGRES_URL"))}
 
+# The test process keeps CPython's collector: freezing it would keep every
+# test's garbage cycles.
+GC_FREEZE_SECONDS = 0
+
 # Tests serve static files through the finders; no collectstatic output.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True

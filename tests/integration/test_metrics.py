@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from django.test import Client, override_settings
 from prometheus_client import REGISTRY
 
+from chatsite import collector
 from conversations.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,3 +64,14 @@ async def test_a_socket_send_is_counted_acked_and_timed(
         sample("voisins_messages_stored_total", via="socket") == before["messages"] + 1
     )
     assert sample("voisins_send_to_delivery_seconds_count") == before["delivered"] + 1
+
+
+def test_garbage_collection_pauses_are_served_by_generation() -> None:
+    # As chatsite/asgi.py does at start (0: the test process is not frozen).
+    collector.start(freeze_seconds=0, full_seconds=0)
+    before = sample("voisins_gc_pause_seconds_count", generation="2")
+    gc.collect()
+    assert sample("voisins_gc_pause_seconds_count", generation="2") == before + 1
+    assert sample("voisins_gc_pause_seconds_bucket", generation="2", le="+Inf") >= 1
+    body = Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content
+    assert b'voisins_gc_pause_seconds_sum{generation="0"}' in body
