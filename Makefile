@@ -78,7 +78,7 @@ bench-search: $(STAMP)
 
 ## The garbage-collection policy (chatsite/collector.py) with and without
 ## freezing, same run: 2,000 sockets on one process, pauses and latency
-## (bench/README.md, "Garbage collection"): about 6 minutes.
+## (bench/README.md, "Garbage collection"): about 10 minutes.
 .PHONY: bench-gc
 bench-gc: $(STAMP)
 	$(BIN)/python -m bench.gc_pauses

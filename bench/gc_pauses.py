@@ -4,14 +4,17 @@ One daphne process on the embedded default (SQLite, in-memory layer) holds
 `--sockets` open sockets of one community; the first 200 of them send to one
 neighbour each at `--rate` messages/s for `--seconds`. The run is made once
 per `--freeze` value (GC_FREEZE_SECONDS; 0 is CPython's own schedule, see
-chatsite/collector.py), in the same run, and reports for each:
+chatsite/collector.py), in the same run (by default 0, 10, 0, 10: each
+policy twice, alternating, so that a change in the machine's load shows),
+and reports for each:
 
 - the collector's pauses by generation, read from the process's own
   `voisins_gc_pause_seconds` histogram, while the sockets connected (and
   SETTLE_SECONDS after) and while the load ran (count, total, and how many
   lasted over 50/100/250 ms);
 - send-to-delivery latency of the load (p50/p99/max) and anything lost;
-- the process's RSS with every socket open.
+- the process's RSS with every socket open, and the CPU it used while they
+  stayed idle.
 
     python -m bench.gc_pauses [--sockets 2000] [--rate 20] [--seconds 90]
 
@@ -35,7 +38,7 @@ from typing import Any
 
 from bench.loadgen import Load, close_all, connect_all
 from bench.run import RATES, RESULTS, System, log, names, project_system
-from bench.servers import clean_env, run_checked, snapshot_sources
+from bench.servers import clean_env, cpu_seconds, run_checked, snapshot_sources
 from tests.support.servers import PYTHON, rss_kib
 
 ACTIVE = 200
@@ -90,12 +93,15 @@ async def one_policy(
     target = system.target()
     port, pid = target.ports[0], target.pids[0]
     at_start = pause_counts(port)
+    rss_before = rss_kib(pid)
     stats: Counter[str] = Counter()
     residents = await connect_all(target, names(0, sockets), within=600, stats=stats)
     # The objects of sockets that just opened are walked once whatever the
     # policy (by a freeze pass, or by CPython's next full collection): wait
     # past one freeze period so that the load measures the steady state.
+    cpu_before = cpu_seconds(pid)
     await asyncio.sleep(SETTLE_SECONDS)
+    idle_cpu = cpu_seconds(pid) - cpu_before
     connected = pause_counts(port)
     rss = rss_kib(pid)
     active = {name: residents[name] for name in names(0, ACTIVE) if name in residents}
@@ -108,7 +114,12 @@ async def one_policy(
     return {
         "sockets_open": len(residents),
         "handshakes": dict(stats),
+        "rss_before_kib": rss_before,
         "rss_kib": rss,
+        "kib_per_socket": round((rss - rss_before) / max(1, len(residents)), 1),
+        # What the open sockets cost with no traffic (daphne's own timers,
+        # heartbeats, the revocation poll, the freezer's passes).
+        "idle_cpu_percent": round(100 * idle_cpu / SETTLE_SECONDS, 1),
         "pauses_while_connecting_and_settling": pause_delta(at_start, connected),
         "pauses_under_load": pause_delta(before, after),
         "load": {
@@ -130,8 +141,8 @@ async def one_policy(
 
 def run(
     sockets: int, rate: float, seconds: float, freezes: list[int]
-) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-gc-") as tmp:
         workdir = Path(tmp)
         sources = snapshot_sources(workdir / "src")
@@ -144,28 +155,29 @@ def run(
             "DJANGO_SETTINGS_MODULE": "chatsite.settings.local",
             **RATES,
         }
-        for freeze in freezes:
-            # A database of its own for each policy: the load's client ids
+        for index, freeze in enumerate(freezes):
+            # A database of its own for each run: the load's client ids
             # repeat from run to run, and a repeated one is answered as a
             # resend (acked, not delivered again).
-            database = f"sqlite:///{workdir / f'gc-{freeze}.sqlite3'}"
+            database = f"sqlite:///{workdir / f'gc-{index}.sqlite3'}"
             env = clean_env(
                 **base, DATABASE_URL=database, GC_FREEZE_SECONDS=str(freeze)
             )
             system = project_system(env, workdir, 1)
-            cookie_file = workdir / f"cookies-{freeze}.json"
+            cookie_file = workdir / f"cookies-{index}.json"
             mint = ["bench/mint_sessions.py", "--count", str(sockets)]
             run_checked([PYTHON, *mint, "--out", str(cookie_file)], env=env)
             system.cookies = json.loads(cookie_file.read_text())["residents"]
             log(f"GC_FREEZE_SECONDS={freeze}: {sockets} sockets, {rate} msg/s")
             system.start()
             try:
-                results[str(freeze)] = asyncio.run(
+                measured = asyncio.run(
                     one_policy(system, sockets=sockets, rate=rate, seconds=seconds)
                 )
             finally:
                 system.stop()
-            log(json.dumps(results[str(freeze)]["pauses_under_load"]))
+            results.append({"gc_freeze_seconds": freeze, **measured})
+            log(json.dumps(measured["pauses_under_load"]))
         del sources
     return results
 
@@ -175,7 +187,11 @@ def main() -> int:
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=90.0)
-    parser.add_argument("--freeze", default="0,10", help="GC_FREEZE_SECONDS values")
+    parser.add_argument(
+        "--freeze",
+        default="0,10,0,10",
+        help="GC_FREEZE_SECONDS of each run, in order (default: each policy twice)",
+    )
     args = parser.parse_args()
     freezes = [int(value) for value in args.freeze.split(",")]
     started = time.monotonic()
@@ -189,7 +205,7 @@ def main() -> int:
         "settle_seconds": SETTLE_SECONDS,
         "rate": args.rate,
         "seconds": args.seconds,
-        "by_gc_freeze_seconds": results,
+        "runs": results,
         "elapsed_seconds": round(time.monotonic() - started, 1),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
