@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from ..origins import allowed_origins
 from .env import (
@@ -110,10 +111,27 @@ def database_config(url: str | None) -> dict[str, Any]:
             "timeout": 20,
         }
     elif config["ENGINE"] == "django.db.backends.postgresql":
+        pooled = transaction_pooler(env_str("DATABASE_POOLER"))
+        # PgBouncer in transaction mode refuses the `options` start-up
+        # parameter and may hand each transaction another server session,
+        # where a named (server-side) cursor opened by an earlier one does not
+        # exist. The send lock is transaction-scoped (pg_advisory_xact_lock),
+        # so it holds under such a pooler.
         config["OPTIONS"] = postgres_session_options(
-            env_int("DATABASE_IDLE_TRANSACTION_TIMEOUT", 15)
+            0 if pooled else env_int("DATABASE_IDLE_TRANSACTION_TIMEOUT", 15)
         )
+        config["DISABLE_SERVER_SIDE_CURSORS"] = pooled
     return config
+
+
+def transaction_pooler(name: str) -> bool:
+    """DATABASE_POOLER: "" (direct to PostgreSQL) or "pgbouncer" (its
+    transaction mode, docs/capacity.md)."""
+    if name not in ("", "pgbouncer"):
+        raise ImproperlyConfigured(
+            f"DATABASE_POOLER={name!r}: expected 'pgbouncer' or nothing"
+        )
+    return name == "pgbouncer"
 
 
 def postgres_session_options(idle_transaction_timeout: int) -> dict[str, Any]:
