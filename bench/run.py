@@ -20,42 +20,34 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.loadgen import Load, Target, close_all, connect_all, idle_sockets
+from bench.loadgen import Load, close_all, connect_all, idle_sockets
 from bench.profile_summary import summarize
 from bench.reconnect import reconnect_catch_up
-from bench.servers import (
-    clean_env,
-    daphne,
-    relay,
-    run_checked,
-    snapshot_sources,
-    source_fingerprint,
+from bench.servers import run_checked, snapshot_sources, source_fingerprint
+from bench.systems import (
+    RATES,
+    System,
+    log,
+    project_system,
+    relay_system,
+    server_envs,
+    tutorial_system,
 )
 from tests.support.servers import (
     PYTHON,
     REPO_ROOT,
     PostgresServer,
     RedisServer,
-    ServerProcess,
     redis_available,
 )
 
 RESULTS = REPO_ROOT / "bench" / "results"
-# Generous limits for the servers under test: the benchmark measures capacity,
-# not the abuse limits (tested on their own elsewhere).
-RATES = {
-    "CHAT_SEND_RATE": "100000/100000",
-    "CHAT_TYPING_RATE": "100000/100000",
-    "CHAT_CONNECT_RATE": "100000/100000",
-    "CHAT_SYNC_RATE": "100000/100000",
-}
 
 
 @dataclass(frozen=True)
@@ -91,45 +83,6 @@ class Plan:
             profile=False,
             settle_seconds=6.0,
             reconnect_with_redis=False,
-        )
-
-
-def log(text: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-class System:
-    """One system under test: its server processes and how to reach them."""
-
-    def __init__(
-        self, name: str, kind: str, servers: Sequence[ServerProcess], path: str
-    ) -> None:
-        self.name, self.kind, self.servers, self.path = name, kind, servers, path
-        self.cookies: dict[str, str] = {}
-
-    def start(self) -> None:
-        for server in self.servers:
-            server.start(timeout=60)
-
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
-
-    def restart(self) -> float:
-        """Stop every process, start them again; seconds until all are healthy."""
-        self.stop()
-        started = time.monotonic()
-        self.start()
-        return time.monotonic() - started
-
-    def target(self) -> Target:
-        return Target(
-            name=self.name,
-            kind=self.kind,
-            ports=tuple(s.port for s in self.servers),
-            pids=tuple(s.pid for s in self.servers),
-            path=self.path,
-            cookies=self.cookies,
         )
 
 
@@ -249,37 +202,6 @@ async def profile_steps(
     return summaries
 
 
-def project_system(env: dict[str, str], workdir: Path, processes: int) -> System:
-    run_checked([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], env=env)
-    servers = [
-        daphne(
-            "chatsite.asgi:application", env=env, log_path=workdir / f"project-{i}.log"
-        )
-        for i in range(processes)
-    ]
-    return System("project", "project", servers, "/ws/communities/bench/")
-
-
-def tutorial_system(env: dict[str, str], workdir: Path, processes: int) -> System:
-    run_checked(
-        [PYTHON, "-m", "django", "migrate", "--run-syncdb", "--no-input", "-v", "0"],
-        env=env,
-    )
-    servers = [
-        daphne(
-            "bench.ref_channels_tutorial.asgi:application",
-            env=env,
-            log_path=workdir / f"tutorial-{i}.log",
-        )
-        for i in range(processes)
-    ]
-    return System("tutorial", "query", servers, "/ws/chat/")
-
-
-def relay_system(workdir: Path) -> System:
-    return System("relay", "query", [relay(workdir / "relay.log")], "/")
-
-
 def run_config(
     label: str,
     plan: Plan,
@@ -293,26 +215,8 @@ def run_config(
     idle: bool,
     reconnect: bool,
 ) -> dict[str, Any]:
-    base = {
-        "VAR_DIR": str(workdir),
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECRET_KEY": "bench-only-secret-key-0123456789-not-for-production",
-        "LOG_LEVEL": "WARNING",
-        "CHANNEL_LAYER_PREFIX": f"bench{os.getpid()}",
-        **RATES,
-    }
-    if redis_url:
-        base["REDIS_URL"] = redis_url
-    project_env = clean_env(
-        **base,
-        DJANGO_SETTINGS_MODULE="chatsite.settings.local",
-        DATABASE_URL=project_db,
-    )
-    tutorial_env = clean_env(
-        **base,
-        DJANGO_SETTINGS_MODULE="bench.ref_channels_tutorial.settings",
-        DATABASE_URL=tutorial_db,
+    project_env, tutorial_env = server_envs(
+        workdir, project_db=project_db, tutorial_db=tutorial_db, redis_url=redis_url
     )
     systems = [
         project_system(project_env, workdir, processes),
