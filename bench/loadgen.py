@@ -54,12 +54,14 @@ class Target:
     path: str = "/ws/communities/bench/"
     cookies: dict[str, str] = field(default_factory=dict)
     cookie_name: str = "sessionid"
+    # Per-resident paths (each resident's own community), else `path`.
+    paths: dict[str, str] = field(default_factory=dict)
 
     def endpoint(self, username: str, index: int) -> tuple[str, dict[str, str]]:
         """URL and handshake headers of resident `index` (spread over ports)."""
         port = self.ports[index % len(self.ports)]
         origin = f"http://127.0.0.1:{port}"
-        url = f"ws://127.0.0.1:{port}{self.path}"
+        url = f"ws://127.0.0.1:{port}{self.paths.get(username, self.path)}"
         if self.kind == "project":
             session = {self.cookie_name: self.cookies[username]}
             return url, tab_headers(session, origin)
@@ -305,6 +307,12 @@ class Load:
             )
         return self.conversations[fanout]
 
+    def pick(
+        self, fanout: int, pairs: Sequence[tuple[str, tuple[str, ...]]]
+    ) -> tuple[str, tuple[str, ...]]:
+        """The conversation of the next send: uniform over `pairs`."""
+        return pairs[self.rng.randrange(len(pairs))]
+
     def _attach(self, recorder: Recorder | None) -> None:
         for resident in self.residents.values():
             resident.recorder = recorder
@@ -380,7 +388,7 @@ class Load:
                 scheduled = start + issued / rate
                 max_lag = max(max_lag, now - scheduled)
                 resident, frame = self._frame(
-                    recorder, pairs[self.rng.randrange(len(pairs))], scheduled
+                    recorder, self.pick(fanout, pairs), scheduled
                 )
                 task = asyncio.get_running_loop().create_task(resident.send(frame))
                 sends.add(task)
@@ -477,9 +485,12 @@ class Load:
         bisect_steps: int = 3,
         budget: float = 240.0,
         settle: float = 15.0,
+        resolution: float = 0.0,
         log: Any = print,
     ) -> dict[str, Any]:
-        """Highest offered rate that passes: ramp up until a step fails, then bisect."""
+        """Highest offered rate that passes: ramp up until a step fails, then
+        bisect, at most `bisect_steps` times, stopping early once the failing
+        rate is within `resolution` (a fraction) of the passing one."""
         deadline = time.monotonic() + budget
         steps: list[dict[str, Any]] = []
         best, failed = 0.0, None
@@ -507,6 +518,8 @@ class Load:
             rate *= ramp
         for _ in range(bisect_steps):
             if failed is None or time.monotonic() >= deadline:
+                break
+            if resolution and best and failed - best <= resolution * best:
                 break
             middle = round((best + failed) / 2)
             if middle <= best or middle >= failed:
