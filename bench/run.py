@@ -1,12 +1,15 @@
 """`make bench`: the project against the tutorial peer and the bare relay.
 
-Two configurations, measured in the same run: the embedded default (SQLite,
-in-memory layer, one daphne) and Redis + PostgreSQL with two daphne
-processes (own redis-server on a free port, own database on 127.0.0.1:5432;
-skipped with a note when either is missing). Figures go to
-bench/results/<timestamp>.json, latest.json and latest.png.
+Three sections, measured in the same run: the embedded default (SQLite,
+in-memory layer, one daphne), Redis + PostgreSQL with two daphne processes
+(own redis-server on a free port, own database on 127.0.0.1:5432; skipped
+with a note when either is missing), and production (bench/production.py:
+a town of many communities on 2 and 4 daphne processes). Figures go to
+bench/results/<timestamp>.json, latest.json and latest.png; a run of some
+sections only (`--only`) writes bench/results/<timestamp>-<sections>.json
+alone.
 
-    python -m bench.run [--quick] [--idle-sockets 5000] [--no-profile]
+    python -m bench.run [--quick] [--only production] [--idle-sockets 5000]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 from bench import report
 from bench.loadgen import Load, close_all, connect_all, idle_sockets
+from bench.production import ProductionPlan, production
 from bench.profile_summary import summarize
 from bench.reconnect import reconnect_catch_up
 from bench.servers import run_checked, snapshot_sources, source_fingerprint
@@ -48,6 +52,7 @@ from tests.support.servers import (
 )
 
 RESULTS = REPO_ROOT / "bench" / "results"
+SECTIONS = ("embedded", "redis_postgres", "production")
 
 
 @dataclass(frozen=True)
@@ -294,10 +299,18 @@ def main() -> int:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--skip-redis", action="store_true")
     parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run this section only (repeatable); default: all",
+    )
+    parser.add_argument(
         "--rev", help="measure this git revision (default: the working tree now)"
     )
     args = parser.parse_args()
     plan = Plan.quick() if args.quick else Plan()
+    production_plan = ProductionPlan.quick() if args.quick else ProductionPlan()
+    sections = args.only or list(SECTIONS)
     if args.idle_sockets:
         plan = replace(plan, idle_sockets=args.idle_sockets)
     if args.no_profile:
@@ -311,6 +324,7 @@ def main() -> int:
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "mode": "quick" if args.quick else "full",
         "plan": asdict(plan),
+        "sections": sections,
         "server_env": RATES,
         **report.provenance(),
         "code_under_test": {
@@ -320,6 +334,27 @@ def main() -> int:
         "configs": {},
     }
     try:
+        run_sections(results, sections, plan, production_plan, workdir, args)
+    finally:
+        results["elapsed_seconds"] = round(time.monotonic() - started, 1)
+        name = stamp if args.only is None else f"{stamp}-{'-'.join(sections)}"
+        report.write(results, RESULTS, name, latest=args.only is None)
+        shutil.rmtree(workdir, ignore_errors=True)
+    if "production" in results:
+        print(report.production_table(results["production"]), flush=True)
+    log(f"done in {results['elapsed_seconds']} s: {RESULTS / name}.json")
+    return 0
+
+
+def run_sections(
+    results: dict[str, Any],
+    sections: list[str],
+    plan: Plan,
+    production_plan: ProductionPlan,
+    workdir: Path,
+    args: argparse.Namespace,
+) -> None:
+    if "embedded" in sections:
         results["configs"]["embedded"] = run_config(
             "embedded",
             plan,
@@ -332,16 +367,16 @@ def main() -> int:
             idle=True,
             reconnect=True,
         )
+    if "redis_postgres" in sections:
         if args.skip_redis:
             results["configs"]["redis_postgres"] = {"skipped": "--skip-redis"}
         else:
             results["configs"]["redis_postgres"] = redis_postgres(plan, workdir)
-    finally:
-        results["elapsed_seconds"] = round(time.monotonic() - started, 1)
-        report.write(results, RESULTS, stamp)
-        shutil.rmtree(workdir, ignore_errors=True)
-    log(f"done in {results['elapsed_seconds']} s: {RESULTS / 'latest.json'}")
-    return 0
+    if "production" in sections:
+        if args.skip_redis:
+            results["production"] = {"skipped": "--skip-redis"}
+        else:
+            results["production"] = production(production_plan, workdir / "prod")
 
 
 if __name__ == "__main__":
