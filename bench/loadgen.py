@@ -21,6 +21,7 @@ import asyncio
 import json
 import random
 import time
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -293,6 +294,10 @@ class Load:
         self.residents = residents
         self.rng = random.Random(seed)
         self.seed = seed
+        # In every client_id: the project answers a client_id its sender
+        # already used with the stored message (idempotency) and delivers
+        # nothing, so two Loads on one database must never share one.
+        self.run = uuid.uuid4().hex[:8]
         self.sequence = 0
         self.conversations: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
 
@@ -321,7 +326,7 @@ class Load:
         self, recorder: Recorder, pair: tuple[str, tuple[str, ...]], scheduled: float
     ) -> tuple[Resident, Frame]:
         self.sequence += 1
-        body_id = f"{self.target.name[:3]}{self.seed}x{self.sequence}"
+        body_id = f"{self.target.name[:3]}{self.run}x{self.sequence}"
         sender, to = pair
         recorder.add(body_id, Sent(to, scheduled, missing=set(to)))
         frame = send_frame(body_id, body_for(body_id, scheduled), to=to)
