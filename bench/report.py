@@ -315,7 +315,7 @@ def production_summary(
 def production_table(section: dict[str, Any]) -> str:
     """Markdown: one row per system, scenario and fan-out."""
     lines = [
-        "| system | scenario | fan-out | max msg/s | p99 ms at max | lost "
+        "| system | scenario | fan-out | max msg/s | p99 ms at max | lost for good "
         "| errors | handshake errors | CPU ms/msg daphne | postgres (all) | redis "
         "| loadgen | PG xact/msg | Redis cmds/msg |",
         "| --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: "
