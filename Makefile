@@ -63,12 +63,15 @@ clean:
 ## Load benchmark: the project against the Channels tutorial design and a bare
 ## websockets relay (bench/README.md). BENCH_QUICK=1: about 3 minutes;
 ## BENCH_IDLE_SOCKETS=5000 for the issue's idle-socket target; BENCH_REV=HEAD
-## measures a commit instead of a snapshot of the working tree.
+## measures a commit instead of a snapshot of the working tree;
+## BENCH_ONLY=production runs that section only (embedded, redis_postgres,
+## production; space-separated for several).
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(if $(filter 1,$(BENCH_QUICK)),--quick) \
 		$(if $(BENCH_IDLE_SOCKETS),--idle-sockets $(BENCH_IDLE_SOCKETS)) \
-		$(if $(BENCH_REV),--rev $(BENCH_REV))
+		$(if $(BENCH_REV),--rev $(BENCH_REV)) \
+		$(foreach section,$(BENCH_ONLY),--only $(section))
 
 ## Search latency on PostgreSQL with a million messages, EXPLAIN output
 ## included (bench/README.md, "Search"): a few minutes; not part of `make test`.

@@ -21,6 +21,7 @@ import asyncio
 import json
 import random
 import time
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,12 +55,14 @@ class Target:
     path: str = "/ws/communities/bench/"
     cookies: dict[str, str] = field(default_factory=dict)
     cookie_name: str = "sessionid"
+    # Per-resident paths (each resident's own community), else `path`.
+    paths: dict[str, str] = field(default_factory=dict)
 
     def endpoint(self, username: str, index: int) -> tuple[str, dict[str, str]]:
         """URL and handshake headers of resident `index` (spread over ports)."""
         port = self.ports[index % len(self.ports)]
         origin = f"http://127.0.0.1:{port}"
-        url = f"ws://127.0.0.1:{port}{self.path}"
+        url = f"ws://127.0.0.1:{port}{self.paths.get(username, self.path)}"
         if self.kind == "project":
             session = {self.cookie_name: self.cookies[username]}
             return url, tab_headers(session, origin)
@@ -291,6 +294,10 @@ class Load:
         self.residents = residents
         self.rng = random.Random(seed)
         self.seed = seed
+        # In every client_id: the project answers a client_id its sender
+        # already used with the stored message (idempotency) and delivers
+        # nothing, so two Loads on one database must never share one.
+        self.run = uuid.uuid4().hex[:8]
         self.sequence = 0
         self.conversations: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
 
@@ -305,6 +312,12 @@ class Load:
             )
         return self.conversations[fanout]
 
+    def pick(
+        self, fanout: int, pairs: Sequence[tuple[str, tuple[str, ...]]]
+    ) -> tuple[str, tuple[str, ...]]:
+        """The conversation of the next send: uniform over `pairs`."""
+        return pairs[self.rng.randrange(len(pairs))]
+
     def _attach(self, recorder: Recorder | None) -> None:
         for resident in self.residents.values():
             resident.recorder = recorder
@@ -313,7 +326,7 @@ class Load:
         self, recorder: Recorder, pair: tuple[str, tuple[str, ...]], scheduled: float
     ) -> tuple[Resident, Frame]:
         self.sequence += 1
-        body_id = f"{self.target.name[:3]}{self.seed}x{self.sequence}"
+        body_id = f"{self.target.name[:3]}{self.run}x{self.sequence}"
         sender, to = pair
         recorder.add(body_id, Sent(to, scheduled, missing=set(to)))
         frame = send_frame(body_id, body_for(body_id, scheduled), to=to)
@@ -380,7 +393,7 @@ class Load:
                 scheduled = start + issued / rate
                 max_lag = max(max_lag, now - scheduled)
                 resident, frame = self._frame(
-                    recorder, pairs[self.rng.randrange(len(pairs))], scheduled
+                    recorder, self.pick(fanout, pairs), scheduled
                 )
                 task = asyncio.get_running_loop().create_task(resident.send(frame))
                 sends.add(task)
@@ -477,9 +490,12 @@ class Load:
         bisect_steps: int = 3,
         budget: float = 240.0,
         settle: float = 15.0,
+        resolution: float = 0.0,
         log: Any = print,
     ) -> dict[str, Any]:
-        """Highest offered rate that passes: ramp up until a step fails, then bisect."""
+        """Highest offered rate that passes: ramp up until a step fails, then
+        bisect, at most `bisect_steps` times, stopping early once the failing
+        rate is within `resolution` (a fraction) of the passing one."""
         deadline = time.monotonic() + budget
         steps: list[dict[str, Any]] = []
         best, failed = 0.0, None
@@ -507,6 +523,8 @@ class Load:
             rate *= ramp
         for _ in range(bisect_steps):
             if failed is None or time.monotonic() >= deadline:
+                break
+            if resolution and best and failed - best <= resolution * best:
                 break
             middle = round((best + failed) / 2)
             if middle <= best or middle >= failed:

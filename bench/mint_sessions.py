@@ -5,10 +5,14 @@ Run beside the server under test, with the same settings and DATABASE_URL:
     DJANGO_SETTINGS_MODULE=chatsite.settings.local DATABASE_URL=... \\
         python bench/mint_sessions.py --community bench --count 1200 --out c.json
 
+With `--communities N`, N communities (`<community>-000`, ...) of `--count`
+residents each (`<prefix>000-00000`, ...): a town.
+
 Residents get an unusable password (no hash is computed) and an active
 membership; each gets one database session holding Django's auth keys, as
 `login()` would write it. Prints (or writes) JSON: {"cookie": "sessionid",
-"community": slug, "residents": {username: session_key}}.
+"community": slug, "residents": {username: session_key},
+"communities": {slug: [username, ...]}}.
 """
 
 from __future__ import annotations
@@ -22,7 +26,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def mint(*, slug: str, count: int, prefix: str) -> dict[str, object]:
+def town_plan(
+    *, slug: str, prefix: str, count: int, communities: int = 1
+) -> dict[str, list[str]]:
+    """Community slug -> its residents' usernames; one community keeps the
+    historical names (`<prefix>00000`, ...) and slug."""
+    if communities == 1:
+        return {slug: [f"{prefix}{i:05d}" for i in range(count)]}
+    return {
+        f"{slug}-{k:03d}": [f"{prefix}{k:03d}-{i:05d}" for i in range(count)]
+        for k in range(communities)
+    }
+
+
+def mint(
+    *, slug: str, count: int, prefix: str, communities: int = 1
+) -> dict[str, object]:
     import django
 
     django.setup()
@@ -36,11 +55,18 @@ def mint(*, slug: str, count: int, prefix: str) -> dict[str, object]:
 
     from conversations.models import Community, Membership, User
 
-    names = [f"{prefix}{i:05d}" for i in range(count)]
+    plan = town_plan(slug=slug, prefix=prefix, count=count, communities=communities)
+    names = [name for members in plan.values() for name in members]
     with transaction.atomic():
-        community, _ = Community.objects.get_or_create(
-            slug=slug, defaults={"name": f"Bench {slug}"}
-        )
+        places = {
+            place: Community.objects.get_or_create(
+                slug=place, defaults={"name": f"Bench {place}"}
+            )[0]
+            for place in plan
+        }
+        home = {
+            name: places[place] for place, members in plan.items() for name in members
+        }
         existing = set(
             User.objects.filter(username__in=names).values_list("username", flat=True)
         )
@@ -54,7 +80,7 @@ def mint(*, slug: str, count: int, prefix: str) -> dict[str, object]:
         User.objects.bulk_create(new_users, batch_size=500)
         users = list(User.objects.filter(username__in=names))
         Membership.objects.bulk_create(
-            [Membership(community=community, user=user) for user in users],
+            [Membership(community=home[user.username], user=user) for user in users],
             batch_size=500,
             ignore_conflicts=True,
         )
@@ -83,6 +109,7 @@ def mint(*, slug: str, count: int, prefix: str) -> dict[str, object]:
         "cookie": settings.SESSION_COOKIE_NAME,
         "community": slug,
         "residents": {name: sessions[name] for name in names},
+        "communities": plan,
     }
 
 
@@ -91,9 +118,19 @@ def main() -> int:
     parser.add_argument("--community", default="bench")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--prefix", default="b")
+    parser.add_argument(
+        "--communities", type=int, default=1, help="--count residents in each"
+    )
     parser.add_argument("--out", type=Path, help="write here instead of stdout")
     args = parser.parse_args()
-    result = json.dumps(mint(slug=args.community, count=args.count, prefix=args.prefix))
+    result = json.dumps(
+        mint(
+            slug=args.community,
+            count=args.count,
+            prefix=args.prefix,
+            communities=args.communities,
+        )
+    )
     if args.out:
         args.out.write_text(result)
     else:

@@ -43,7 +43,7 @@ def provenance() -> dict[str, Any]:
             cpu = line.split(":", 1)[1].strip()
             break
     memory = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -87,7 +87,7 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     embedded = configs.get("embedded", {})
     relay_rate = embedded.get("relay", {}).get("search", {}).get("max_rate")
     rates: dict[str, dict[str, float | None]] = {}
-    ratios: dict[str, dict[str, float | None]] = {}
+    ratios: dict[str, Any] = {}
     for label, config in configs.items():
         if "skipped" in config:
             continue
@@ -144,6 +144,10 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
             if idle["sockets"] >= 5000
             else None,
         )
+    production = results.get("production", {})
+    if "systems" in production:
+        ratios["production"], more = production_summary(production, relay_rate)
+        targets.extend(more)
     return {"max_rate_fanout1": rates, "ratios": ratios, "targets": targets}
 
 
@@ -219,8 +223,11 @@ def chart(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write(results: dict[str, Any], directory: Path, stamp: str) -> None:
-    """<stamp>.json, latest.json, latest.png and the profile summaries."""
+def write(
+    results: dict[str, Any], directory: Path, stamp: str, *, latest: bool = True
+) -> None:
+    """<stamp>.json and the profile summaries; latest.json and latest.png
+    too unless `latest` is false (a run of some sections only)."""
     directory.mkdir(parents=True, exist_ok=True)
     profiles = []
     for config in results["configs"].values():
@@ -234,6 +241,8 @@ def write(results: dict[str, Any], directory: Path, stamp: str) -> None:
     results["summary"] = summary(results)
     text = json.dumps(results, indent=1)
     (directory / f"{stamp}.json").write_text(text)
+    if not latest:
+        return
     (directory / "latest.json").write_text(text)
     try:
         chart(results, directory / "latest.png")
@@ -247,3 +256,91 @@ if __name__ == "__main__":
 
     source = Path(sys.argv[1])
     chart(json.loads(source.read_text()), source.with_suffix(".png"))
+
+
+def _production_rate(
+    systems: dict[str, Any], label: str, scenario: str, fanout: int
+) -> float | None:
+    figures = systems.get(label, {}).get(scenario, {}).get("fanouts", {})
+    rate: float | None = figures.get(str(fanout), {}).get("max_rate")
+    return rate
+
+
+def production_summary(
+    section: dict[str, Any], relay_rate: float | None
+) -> tuple[dict[str, dict[str, float | None]], list[dict[str, Any]]]:
+    """The production section's ratios to the tutorial peer (and the relay of
+    the embedded section, when it ran) and its targets."""
+    systems = section.get("systems", {})
+    tutorial = next((label for label in systems if label.startswith("tutorial")), "")
+    projects = [label for label in systems if label.startswith("project")]
+    ratios: dict[str, dict[str, float | None]] = {}
+    for key, scenario, fanout in (
+        ("town_fanout1", "town", 1),
+        ("one_community", "one_community", 1),
+        ("town_fanout10", "town", 10),
+    ):
+        peer = _production_rate(systems, tutorial, scenario, fanout)
+        ratios[key] = {}
+        for label in projects:
+            rate = _production_rate(systems, label, scenario, fanout)
+            ratios[key][f"{label}_vs_tutorial"] = _ratio(rate, peer)
+            if fanout == 1:
+                ratios[key][f"{label}_vs_relay"] = _ratio(rate, relay_rate)
+    targets: list[dict[str, Any]] = []
+    for key in ("town_fanout1", "one_community"):
+        measured = ratios[key].get("project_x2_vs_tutorial")
+        targets.append(
+            {
+                "target": f"production (2 processes), {key}: >= 4x the tutorial design",
+                "measured": measured,
+                "met": None if measured is None else measured >= 4,
+            }
+        )
+    fanout10 = {
+        label: _production_rate(systems, label, "town", 10) for label in projects
+    }
+    x2 = fanout10.get("project_x2")
+    targets.append(
+        {
+            "target": "production: town fan-out 10 at 100 msg/s with p99 < 100 ms "
+            "(2 processes)",
+            "measured": {"max_rate_fanout10": fanout10},
+            "met": None if x2 is None else x2 >= 100,
+        }
+    )
+    return ratios, targets
+
+
+def production_table(section: dict[str, Any]) -> str:
+    """Markdown: one row per system, scenario and fan-out."""
+    lines = [
+        "| system | scenario | fan-out | max msg/s | p99 ms at max | lost for good "
+        "| errors | handshake errors | CPU ms/msg daphne | postgres (all) | redis "
+        "| loadgen | PG xact/msg | Redis cmds/msg |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: "
+        "| ---: | ---: | ---: | ---: |",
+    ]
+    for label, system in section.get("systems", {}).items():
+        for scenario in ("town", "one_community"):
+            figures = system.get(scenario, {})
+            handshakes = {
+                k: v for k, v in figures.get("handshakes", {}).items() if v
+            } or "-"
+            for fanout, row in figures.get("fanouts", {}).items():
+                if "error" in row:
+                    lines.append(
+                        f"| {label} | {scenario} | {fanout} | {row['error']} |"
+                    )
+                    continue
+                cpu = row["cpu_ms_per_message"]
+                lines.append(
+                    f"| {label} | {scenario} | {fanout} | {row['max_rate']:g} "
+                    f"| {row['p99_ms_at_max']} | {row['lost_for_good_all_steps']} "
+                    f"| {row['errors_all_steps'] or '-'} | {handshakes} "
+                    f"| {cpu['daphne']} | {cpu['postgres_all_processes']} "
+                    f"| {cpu['redis']} | {cpu['loadgen']} "
+                    f"| {row['queries_per_message']} "
+                    f"| {row['redis_commands_per_message']} |"
+                )
+    return "\n".join(lines)

@@ -1,12 +1,15 @@
 """`make bench`: the project against the tutorial peer and the bare relay.
 
-Two configurations, measured in the same run: the embedded default (SQLite,
-in-memory layer, one daphne) and Redis + PostgreSQL with two daphne
-processes (own redis-server on a free port, own database on 127.0.0.1:5432;
-skipped with a note when either is missing). Figures go to
-bench/results/<timestamp>.json, latest.json and latest.png.
+Three sections, measured in the same run: the embedded default (SQLite,
+in-memory layer, one daphne), Redis + PostgreSQL with two daphne processes
+(own redis-server on a free port, own database on 127.0.0.1:5432; skipped
+with a note when either is missing), and production (bench/production.py:
+a town of many communities on 2 and 4 daphne processes). Figures go to
+bench/results/<timestamp>.json, latest.json and latest.png; a run of some
+sections only (`--only`) writes bench/results/<timestamp>-<sections>.json
+alone.
 
-    python -m bench.run [--quick] [--idle-sockets 5000] [--no-profile]
+    python -m bench.run [--quick] [--only production] [--idle-sockets 5000]
 """
 
 from __future__ import annotations
@@ -20,42 +23,36 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.loadgen import Load, Target, close_all, connect_all, idle_sockets
+from bench.loadgen import Load, close_all, connect_all, idle_sockets
+from bench.production import ProductionPlan, production
 from bench.profile_summary import summarize
 from bench.reconnect import reconnect_catch_up
-from bench.servers import (
-    clean_env,
-    daphne,
-    relay,
-    run_checked,
-    snapshot_sources,
-    source_fingerprint,
+from bench.servers import run_checked, snapshot_sources, source_fingerprint
+from bench.systems import (
+    RATES,
+    System,
+    log,
+    project_system,
+    relay_system,
+    server_envs,
+    tutorial_system,
 )
 from tests.support.servers import (
     PYTHON,
     REPO_ROOT,
     PostgresServer,
     RedisServer,
-    ServerProcess,
     redis_available,
 )
 
 RESULTS = REPO_ROOT / "bench" / "results"
-# Generous limits for the servers under test: the benchmark measures capacity,
-# not the abuse limits (tested on their own elsewhere).
-RATES = {
-    "CHAT_SEND_RATE": "100000/100000",
-    "CHAT_TYPING_RATE": "100000/100000",
-    "CHAT_CONNECT_RATE": "100000/100000",
-    "CHAT_SYNC_RATE": "100000/100000",
-}
+SECTIONS = ("embedded", "redis_postgres", "production")
 
 
 @dataclass(frozen=True)
@@ -91,45 +88,6 @@ class Plan:
             profile=False,
             settle_seconds=6.0,
             reconnect_with_redis=False,
-        )
-
-
-def log(text: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-class System:
-    """One system under test: its server processes and how to reach them."""
-
-    def __init__(
-        self, name: str, kind: str, servers: Sequence[ServerProcess], path: str
-    ) -> None:
-        self.name, self.kind, self.servers, self.path = name, kind, servers, path
-        self.cookies: dict[str, str] = {}
-
-    def start(self) -> None:
-        for server in self.servers:
-            server.start(timeout=60)
-
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
-
-    def restart(self) -> float:
-        """Stop every process, start them again; seconds until all are healthy."""
-        self.stop()
-        started = time.monotonic()
-        self.start()
-        return time.monotonic() - started
-
-    def target(self) -> Target:
-        return Target(
-            name=self.name,
-            kind=self.kind,
-            ports=tuple(s.port for s in self.servers),
-            pids=tuple(s.pid for s in self.servers),
-            path=self.path,
-            cookies=self.cookies,
         )
 
 
@@ -249,37 +207,6 @@ async def profile_steps(
     return summaries
 
 
-def project_system(env: dict[str, str], workdir: Path, processes: int) -> System:
-    run_checked([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], env=env)
-    servers = [
-        daphne(
-            "chatsite.asgi:application", env=env, log_path=workdir / f"project-{i}.log"
-        )
-        for i in range(processes)
-    ]
-    return System("project", "project", servers, "/ws/communities/bench/")
-
-
-def tutorial_system(env: dict[str, str], workdir: Path, processes: int) -> System:
-    run_checked(
-        [PYTHON, "-m", "django", "migrate", "--run-syncdb", "--no-input", "-v", "0"],
-        env=env,
-    )
-    servers = [
-        daphne(
-            "bench.ref_channels_tutorial.asgi:application",
-            env=env,
-            log_path=workdir / f"tutorial-{i}.log",
-        )
-        for i in range(processes)
-    ]
-    return System("tutorial", "query", servers, "/ws/chat/")
-
-
-def relay_system(workdir: Path) -> System:
-    return System("relay", "query", [relay(workdir / "relay.log")], "/")
-
-
 def run_config(
     label: str,
     plan: Plan,
@@ -293,26 +220,8 @@ def run_config(
     idle: bool,
     reconnect: bool,
 ) -> dict[str, Any]:
-    base = {
-        "VAR_DIR": str(workdir),
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECRET_KEY": "bench-only-secret-key-0123456789-not-for-production",
-        "LOG_LEVEL": "WARNING",
-        "CHANNEL_LAYER_PREFIX": f"bench{os.getpid()}",
-        **RATES,
-    }
-    if redis_url:
-        base["REDIS_URL"] = redis_url
-    project_env = clean_env(
-        **base,
-        DJANGO_SETTINGS_MODULE="chatsite.settings.local",
-        DATABASE_URL=project_db,
-    )
-    tutorial_env = clean_env(
-        **base,
-        DJANGO_SETTINGS_MODULE="bench.ref_channels_tutorial.settings",
-        DATABASE_URL=tutorial_db,
+    project_env, tutorial_env = server_envs(
+        workdir, project_db=project_db, tutorial_db=tutorial_db, redis_url=redis_url
     )
     systems = [
         project_system(project_env, workdir, processes),
@@ -390,10 +299,18 @@ def main() -> int:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--skip-redis", action="store_true")
     parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run this section only (repeatable); default: all",
+    )
+    parser.add_argument(
         "--rev", help="measure this git revision (default: the working tree now)"
     )
     args = parser.parse_args()
     plan = Plan.quick() if args.quick else Plan()
+    production_plan = ProductionPlan.quick() if args.quick else ProductionPlan()
+    sections = args.only or list(SECTIONS)
     if args.idle_sockets:
         plan = replace(plan, idle_sockets=args.idle_sockets)
     if args.no_profile:
@@ -407,6 +324,7 @@ def main() -> int:
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "mode": "quick" if args.quick else "full",
         "plan": asdict(plan),
+        "sections": sections,
         "server_env": RATES,
         **report.provenance(),
         "code_under_test": {
@@ -416,6 +334,27 @@ def main() -> int:
         "configs": {},
     }
     try:
+        run_sections(results, sections, plan, production_plan, workdir, args)
+    finally:
+        results["elapsed_seconds"] = round(time.monotonic() - started, 1)
+        name = stamp if args.only is None else f"{stamp}-{'-'.join(sections)}"
+        report.write(results, RESULTS, name, latest=args.only is None)
+        shutil.rmtree(workdir, ignore_errors=True)
+    if "production" in results:
+        print(report.production_table(results["production"]), flush=True)
+    log(f"done in {results['elapsed_seconds']} s: {RESULTS / name}.json")
+    return 0
+
+
+def run_sections(
+    results: dict[str, Any],
+    sections: list[str],
+    plan: Plan,
+    production_plan: ProductionPlan,
+    workdir: Path,
+    args: argparse.Namespace,
+) -> None:
+    if "embedded" in sections:
         results["configs"]["embedded"] = run_config(
             "embedded",
             plan,
@@ -428,16 +367,16 @@ def main() -> int:
             idle=True,
             reconnect=True,
         )
+    if "redis_postgres" in sections:
         if args.skip_redis:
             results["configs"]["redis_postgres"] = {"skipped": "--skip-redis"}
         else:
             results["configs"]["redis_postgres"] = redis_postgres(plan, workdir)
-    finally:
-        results["elapsed_seconds"] = round(time.monotonic() - started, 1)
-        report.write(results, RESULTS, stamp)
-        shutil.rmtree(workdir, ignore_errors=True)
-    log(f"done in {results['elapsed_seconds']} s: {RESULTS / 'latest.json'}")
-    return 0
+    if "production" in sections:
+        if args.skip_redis:
+            results["production"] = {"skipped": "--skip-redis"}
+        else:
+            results["production"] = production(production_plan, workdir / "prod")
 
 
 if __name__ == "__main__":
