@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.loadgen import Load, close_all, connect_all
-from bench.run import RATES, RESULTS, System, log, names, project_system
+from bench.run import RESULTS, names
 from bench.servers import clean_env, cpu_seconds, run_checked, snapshot_sources
+from bench.systems import RATES, System, log, project_system
 from tests.support.servers import PYTHON, rss_kib
 
 ACTIVE = 200

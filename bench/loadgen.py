@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import random
 import time
@@ -244,6 +245,12 @@ async def connect_all(
         residents = await asyncio.gather(
             *(one(i, name) for i, name in enumerate(usernames))
         )
+    # The generator holds thousands of sockets too: out of its own collector's
+    # way (as the servers do, chatsite/collector.py), or a full collection of
+    # them pauses the generator, and every delivery it reads meanwhile looks
+    # late by that much. Thawed again when they close.
+    gc.collect()
+    gc.freeze()
     return {r.name: r for r in residents if r is not None}
 
 
@@ -254,6 +261,7 @@ async def close_all(residents: dict[str, Resident], within: float = 20.0) -> Non
     except TimeoutError:
         for resident in residents.values():
             resident.socket.reader.cancel()
+    gc.unfreeze()
 
 
 def neighbour_sets(
@@ -491,20 +499,23 @@ class Load:
         budget: float = 240.0,
         settle: float = 15.0,
         resolution: float = 0.0,
+        retries: int = 1,
         log: Any = print,
     ) -> dict[str, Any]:
         """Highest offered rate that passes: ramp up until a step fails, then
         bisect, at most `bisect_steps` times, stopping early once the failing
-        rate is within `resolution` (a fraction) of the passing one."""
+        rate is within `resolution` (a fraction) of the passing one. A step
+        that failed on latency alone is tried once more (`retries` 0: not)."""
         deadline = time.monotonic() + budget
         steps: list[dict[str, Any]] = []
         best, failed = 0.0, None
         rate = start_rate
 
-        async def run(rate: float) -> bool:
+        async def once(rate: float, *, retry: bool) -> dict[str, Any]:
             result = await self.step(
                 rate=rate, fanout=fanout, seconds=seconds, settle=settle
             )
+            result["retry"] = retry
             steps.append(result)
             log(
                 f"  {self.target.name} fanout {fanout} @ {rate:.0f}/s: "
@@ -512,7 +523,18 @@ class Load:
                 f"{result['latency_ms']['p99']} ms lost {result['lost_messages']} "
                 f"achieved {result['achieved_rate']}/s errors {result['errors']}"
                 f"{' aborted' if result['aborted'] else ''}"
+                f"{' (retry)' if retry else ''}"
             )
+            return result
+
+        async def run(rate: float) -> bool:
+            result = await once(rate, retry=False)
+            # On a shared machine one stall of a few hundred ms fails a step
+            # on p99 alone: such a step runs once more, and the rate passes if
+            # the second try does. A lost message or an error is never retried.
+            late_only = not result["lost_messages"] and not result["errors"]
+            if not result["passed"] and late_only and retries:
+                result = await once(rate, retry=True)
             return bool(result["passed"])
 
         while rate <= max_rate and time.monotonic() < deadline:
