@@ -3,8 +3,9 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR, database_config
+from .base import VAR_DIR
 from .env import env_rate, env_str
+from .stores import database_config
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -24,7 +25,7 @@ CHAT_SYNC_RATE = env_rate("CHAT_SYNC_RATE", "1000/1000")
 # (scripts/with_postgres.py sets this); pytest-django creates and drops
 # test_<name> itself.
 if env_str("TEST_POSTGRES_URL"):
-    DATABASES = {"default": database_config(env_str("TEST_POSTGRES_URL"))}
+    DATABASES = {"default": database_config(env_str("TEST_POSTGRES_URL"), VAR_DIR)}
 
 # The test process keeps CPython's collector: freezing it would keep every
 # test's garbage cycles.

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from chatsite.settings.base import postgres_session_options
+from chatsite.settings.stores import postgres_session_options
 
 pytestmark = pytest.mark.django_db
 

@@ -41,7 +41,7 @@ from chatsite.layers import (
     FastInMemoryChannelLayer,
     ResilientRedisChannelLayer,
 )
-from chatsite.settings.base import channel_layers
+from chatsite.settings.stores import channel_layers
 from conversations.notifications.tasks import QUEUE
 
 REPO = Path(__file__).resolve().parents[2]
