@@ -1,8 +1,9 @@
 """The WebSocket endpoint: thin. Parse a frame, call one service, reply.
 
-Hooks (`connect`, `receive`, `disconnect`), one method per client command
-(`on_<command>`) and one per layer event (`message_new`, `receipt`, ...);
-every frame to the client goes through `send_frame`.
+Hooks (`connect`, `receive`, `disconnect`) and one method per client
+command (`on_<command>`); the methods of the layer events (`message_new`,
+`receipt`, ...) are in consumer_events.py. Every frame to the client goes
+through `send_frame`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import deque
 from typing import Any
 
 from autobahn.exception import Disconnected
@@ -25,7 +25,8 @@ from django.utils import timezone
 
 from . import events, metrics, protocol
 from .backpressure import OutboundBudget, release_freed_memory
-from .delivery import Carried, Deliver, DeliveryTracker, Fill, Skip
+from .consumer_events import LiveEvents
+from .delivery import Carried, DeliveryTracker
 from .errors import BadRequest, ChatError, RateLimited
 from .limits import resident_limits
 from .models import Community, User
@@ -34,7 +35,7 @@ from .presence import get_presence, read_snapshot_async
 from .ratelimit import TokenBucket
 from .router import Routed
 from .selectors.access import membership_get_active
-from .selectors.messages import messages_in_conversation_after, sync_page
+from .selectors.messages import sync_page
 from .send_queue import send_queue
 from .services.access import session_hash
 from .services.editing import message_delete, message_edit
@@ -43,7 +44,6 @@ from .services.send import SendRequest
 from .services.typing import typing_recipients
 from .sockets import local_sockets, now_timestamp, revocation_covers, router
 from .wire import frames
-from .wire.schema import MessageObject
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ CLOSE_ABUSE = 4429
 CLOSE_SLOW_READER = 4408
 
 
-class CommunityConsumer(AsyncWebsocketConsumer):
+class CommunityConsumer(LiveEvents, AsyncWebsocketConsumer):
     """One resident's socket in one community (one browser tab)."""
 
     # No layer channel of its own: this process's router (router.py)
@@ -65,9 +65,6 @@ class CommunityConsumer(AsyncWebsocketConsumer):
     registered = False
     budget: OutboundBudget | None = None
     overflowed = False
-    # Events waiting while an earlier one fetches a gap from the database:
-    # a socket's events are handled one after the other, in order.
-    backlog: deque[dict[str, Any]] | None = None
 
     # Private API, pinned by tests/integration/test_library_internals.py.
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -317,94 +314,6 @@ class CommunityConsumer(AsyncWebsocketConsumer):
             user=self.user, community=self.community, message_id=command.id
         )
 
-    async def fill_gap(self, conversation: int, fill: Fill) -> None:
-        missing = await database_sync_to_async(messages_in_conversation_after)(
-            conversation_id=conversation,
-            community_slug=self.community.slug,
-            after=fill.after,
-            up_to=fill.up_to,
-        )
-        for message in missing:
-            await self.deliver(message)
-
-    # Layer events, handed over by this process's router: one method per
-    # event type.
-
-    async def routed(self, event: dict[str, Any]) -> None:
-        """An event for this socket, in order. Handled at once, unless the
-        socket is busy with what it knows (an ack filling a gap, a sync:
-        `ordered` is held) or the event itself needs the database (a gap to
-        fill): then it queues, and later events behind it, for `_drain`."""
-        if self.backlog is not None:
-            self.backlog.append(event)
-            return
-        if self.ordered.locked() or (
-            event.get("type") == "message.new" and self._needs_fill(event)
-        ):
-            self.backlog = deque([event])
-            asyncio.get_running_loop().create_task(self._drain())
-            return
-        await self.dispatch(event)
-
-    def _needs_fill(self, event: dict[str, Any]) -> bool:
-        return isinstance(
-            self.tracker.on_event(
-                event["conversation"], event["id"], event["previous_id"]
-            ),
-            Fill,
-        )
-
-    async def _drain(self) -> None:
-        """Handle the queued events one by one, then go back to inline."""
-        async with self.ordered:
-            try:
-                while self.backlog:
-                    await self.dispatch(self.backlog.popleft())
-            except Exception:
-                logger.exception("socket event failed")
-            finally:
-                self.backlog = None
-
-    async def message_new(self, event: dict[str, Any]) -> None:
-        """Deliver a committed message, in conversation order, once."""
-        if event.get("origin") == self.channel_name:
-            return
-        conversation = event["conversation"]
-        decision = self.tracker.on_event(
-            conversation, event["id"], event.get("previous_id", 0)
-        )
-        match decision:
-            case Skip():
-                return
-            case Deliver():
-                await self.deliver_frame(
-                    event["frame"], conversation, event["id"], event["sender"]
-                )
-                if "at" in event:
-                    metrics.SEND_TO_DELIVERY.observe(time.time() - event["at"])
-            case Fill():
-                try:
-                    await self.fill_gap(conversation, decision)
-                except DatabaseError:
-                    # Deliver what we have; the client's next sync fills the gap.
-                    await self.deliver_frame(
-                        event["frame"], conversation, event["id"], event["sender"]
-                    )
-
-    async def message_updated(self, event: dict[str, Any]) -> None:
-        """A message was edited or deleted: its new state, to every tab."""
-        await self.send_frame(event["frame"])
-
-    async def receipt(self, event: dict[str, Any]) -> None:
-        """Someone read a conversation this resident takes part in."""
-        await self.send_json(
-            frames.receipt_frame(event["conversation"], event["user"], event["up_to"])
-        )
-
-    async def typing(self, event: dict[str, Any]) -> None:
-        """Another participant is typing."""
-        await self.send_json(frames.typing_frame(event["conversation"], event["user"]))
-
     async def access_revoked(self, event: dict[str, Any]) -> None:
         """A logout or suspension: close if it covers this socket."""
         if revocation_covers(
@@ -425,23 +334,6 @@ class CommunityConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_REVOKED)
 
     # Output: every frame goes through send_frame.
-
-    async def deliver(self, message: MessageObject) -> None:
-        await self.deliver_frame(
-            frames.message_new_frame(message),
-            message["conversation"],
-            message["id"],
-            message["sender"],
-        )
-
-    async def deliver_frame(
-        self, frame: str, conversation: int, message_id: int, sender: str
-    ) -> None:
-        """Send a serialized message.new and remember what this socket holds."""
-        await self.send_frame(frame)
-        self.tracker.delivered(conversation, message_id)
-        if sender != self.user.username:
-            self.carried.add(time.monotonic(), message_id)
 
     async def send_json(self, content: Any) -> None:
         await self.send_frame(frames.dumps(content))
