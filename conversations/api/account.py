@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from ..selectors.accounts import account_events_for_user
-from ..wire.schema import AccountEventObject
+from ..wire.resident import AccountEventObject
 from .common import ERRORS, resident
 
 router = Router(tags=["me"])

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from ..mail.status import email_status_confirm
-from ..wire.schema import EmailStatusObject
+from ..wire.resident import EmailStatusObject
 from .common import ERRORS, resident
 
 router = Router(tags=["me"])

@@ -16,7 +16,7 @@ from ..services.preferences import (
     push_subscription_delete,
     push_subscription_save,
 )
-from ..wire.schema import (
+from ..wire.resident import (
     BlockBody,
     EndpointBody,
     Preferences,

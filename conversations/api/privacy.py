@@ -18,7 +18,7 @@ from ninja.responses import Status
 from ..accounts.address import client_address
 from ..selectors.export import export_document, export_filename
 from ..services.erasure import resident_erase_requested
-from ..wire.schema import EraseBody, ErasureResult, ExportDocument
+from ..wire.resident import EraseBody, ErasureResult, ExportDocument
 from ..wire.validate import validated
 from .common import ERRORS, body_of, json_object, resident
 

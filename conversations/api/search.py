@@ -9,7 +9,8 @@ from ninja import Router
 
 from ..selectors.access import community_get_for_user
 from ..selectors.search import message_search
-from ..wire.schema import MessageObject, SearchParams
+from ..wire.resident import SearchParams
+from ..wire.schema import MessageObject
 from ..wire.validate import validated
 from .common import ERRORS, resident
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..models import AccountEvent
 from ..wire.frames import format_timestamp
-from ..wire.schema import AccountEventObject
+from ..wire.resident import AccountEventObject
 
 ACCOUNT_EVENTS_LIMIT = 200
 

@@ -34,14 +34,14 @@ from ..models import (
 )
 from ..services.preferences import preferences_get
 from ..wire.frames import format_timestamp
-from ..wire.schema import (
+from ..wire.resident import (
     AccountEventObject,
-    AttachmentObject,
     ExportAccount,
     ExportBlock,
     ExportMembership,
     ExportPushSubscription,
 )
+from ..wire.schema import AttachmentObject
 from .messages import attachment_object, attachments_by_message, message_object
 
 EXPORT_FORMAT = "voisins-export/1"

@@ -13,7 +13,7 @@ from ..errors import BadRequest
 from ..models import NotificationPreference, PushSubscription, User
 from ..notifications.content import Preferences, preferences_for
 from ..notifications.push import endpoint_refusal
-from ..wire.schema import EndpointBody, PreferencesPatch, PushSubscriptionBody
+from ..wire.resident import EndpointBody, PreferencesPatch, PushSubscriptionBody
 from ..wire.validate import validated
 
 
