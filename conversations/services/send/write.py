@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
+from typing import Any
 
 from django.db import IntegrityError, connection
 from django.db.models import Case, Value, When
@@ -134,6 +135,24 @@ def _latest_ids(rows: list[_Row]) -> dict[int, int]:
     return latest
 
 
+def _message_rows(
+    requests: list[SendRequest], rows: list[_Row]
+) -> list[dict[str, Any]]:
+    """The Message rows of a batch, in `rows` order (one per copy)."""
+    return [
+        {
+            "conversation_id": _placed(row.target),
+            "community_id": requests[row.index].community_id,
+            "sender_id": requests[row.index].sender_id,
+            "client_id": requests[row.index].client_id,
+            "copy": row.target.copy,
+            "body": requests[row.index].body,
+            "attachment_count": len(requests[row.index].attachment_ids),
+        }
+        for row in rows
+    ]
+
+
 def _insert(
     requests: list[SendRequest],
     facts: SendFacts,
@@ -141,21 +160,7 @@ def _insert(
 ) -> tuple[dict[int, Outcome], list[Delivery]]:
     now = timezone.now()
     latest = _latest_ids(rows)
-    ids = sql.insert_messages(
-        [
-            {
-                "conversation_id": _placed(row.target),
-                "community_id": requests[row.index].community_id,
-                "sender_id": requests[row.index].sender_id,
-                "client_id": requests[row.index].client_id,
-                "copy": row.target.copy,
-                "body": requests[row.index].body,
-                "attachment_count": len(requests[row.index].attachment_ids),
-            }
-            for row in rows
-        ],
-        now,
-    )
+    ids = sql.insert_messages(_message_rows(requests, rows), now)
     attachments = _attach(requests, facts, rows, ids)
     copies: dict[int, list[tuple[MessageObject, int]]] = {}
     deliveries: list[Delivery] = []
