@@ -36,7 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.loadgen import Load, close_all, connect_all
+from bench.loadgen import Load
+from bench.residents import close_all, connect_all
 from bench.run import RESULTS, names
 from bench.servers import clean_env, cpu_seconds, run_checked, snapshot_sources
 from bench.systems import RATES, System, log, project_system

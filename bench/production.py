@@ -24,15 +24,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.loadgen import Load, Resident, Target, close_all, connect_all
+from bench.loadgen import Load
 from bench.meters import STATS_DELAY, Meters, per_message
+from bench.residents import Target, close_all, connect_all
 from bench.servers import run_checked
 from bench.systems import (
     System,
@@ -41,9 +41,8 @@ from bench.systems import (
     server_envs,
     tutorial_system,
 )
+from bench.town import TownLoad
 from tests.support.servers import PYTHON, PostgresServer, RedisServer, redis_available
-
-Pair = tuple[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -85,67 +84,6 @@ class ProductionPlan:
             search_budget=80.0,
             settle_seconds=5.0,
         )
-
-
-def town_pairs(
-    town: dict[str, list[str]], *, fanout: int, senders: int, seed: int
-) -> list[Pair]:
-    """Conversations inside each community, community by community in the
-    order of `town` (the first is the busy one): `senders` per community,
-    each with `fanout` other members of the sender's community."""
-    rng = random.Random(seed)
-    pairs = []
-    for members in town.values():
-        for sender in members[:senders]:
-            others = [name for name in members if name != sender]
-            pairs.append((sender, tuple(sorted(rng.sample(others, fanout)))))
-    return pairs
-
-
-def skewed_index(rng: random.Random, *, hot: int, total: int, share: float) -> int:
-    """An index into `total` conversations whose first `hot` carry `share` of
-    the picks; the others are picked uniformly."""
-    if hot >= total or rng.random() < share:
-        return rng.randrange(hot)
-    return rng.randrange(hot, total)
-
-
-class TownLoad(Load):
-    """Residents of many communities; one community carries `share` of sends."""
-
-    def __init__(
-        self,
-        target: Target,
-        residents: dict[str, Resident],
-        *,
-        town: dict[str, list[str]],
-        senders: int,
-        share: float,
-    ) -> None:
-        super().__init__(target, residents)
-        # Only residents whose socket opened take part.
-        self.town = {
-            slug: [name for name in members if name in residents]
-            for slug, members in town.items()
-        }
-        self.senders, self.share = senders, share
-        self.hot: dict[int, int] = {}
-
-    def conversations_for(self, fanout: int) -> list[Pair]:
-        if fanout not in self.conversations:
-            pairs = town_pairs(
-                self.town, fanout=fanout, senders=self.senders, seed=self.seed + fanout
-            )
-            self.conversations[fanout] = pairs
-            first = next(iter(self.town.values()))
-            self.hot[fanout] = min(self.senders, len(first))
-        return self.conversations[fanout]
-
-    def pick(self, fanout: int, pairs: Sequence[Pair]) -> Pair:
-        index = skewed_index(
-            self.rng, hot=self.hot[fanout], total=len(pairs), share=self.share
-        )
-        return pairs[index]
 
 
 async def measured_step(

@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.loadgen import (
+from bench.residents import (
     Recorder,
     Resident,
     Sent,

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.loadgen import Load, close_all, connect_all, idle_sockets
+from bench.loadgen import Load
 from bench.production import ProductionPlan, production
 from bench.profile_summary import summarize
 from bench.reconnect import reconnect_catch_up
+from bench.residents import close_all, connect_all, idle_sockets
 from bench.servers import run_checked, snapshot_sources, source_fingerprint
 from bench.systems import (
     RATES,

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.loadgen import Target
+from bench.residents import Target
 from bench.servers import clean_env, daphne, relay, run_checked
 from tests.support.servers import PYTHON, ServerProcess
 

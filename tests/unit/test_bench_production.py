@@ -12,8 +12,8 @@ import pytest
 
 from bench.meters import per_message
 from bench.mint_sessions import town_plan
-from bench.production import skewed_index, town_pairs
 from bench.report import production_summary
+from bench.town import skewed_index, town_pairs
 
 
 def test_town_plan_gives_each_community_its_own_residents() -> None:
