@@ -20,6 +20,8 @@ from prometheus_client import REGISTRY, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from chatsite import collector
+
 
 class QueueCollector(Collector):
     """Jobs due and not started, and the age of the oldest, per queue.
@@ -66,4 +68,7 @@ def serve(port: int) -> None:
     """Serve this process's metrics on `port` (0: do nothing)."""
     if port:
         REGISTRY.register(QueueCollector(own_connection=True))
+        # The worker holds few long-lived objects: its collector keeps
+        # CPython's schedule (0), but its pauses are counted and served too.
+        collector.start(freeze_seconds=0, full_seconds=0)
         start_http_server(port)
